@@ -1,0 +1,76 @@
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config/index.js'
+import { loggerOptions } from './logger.js'
+import authRateLimit from './plugins/auth-rate-limit.js'
+import cacheControl from './plugins/cache-control.js'
+import corsPolicy from './plugins/cors.js'
+import crossSite from './plugins/cross-site.js'
+import docs from './plugins/docs.js'
+import errorHandler from './plugins/error-handler.js'
+import requestId, { requestIdFor } from './plugins/request-id.js'
+import securityHeaders from './plugins/security-headers.js'
+import session from './plugins/session.js'
+import sessionStore from './plugins/session-store.js'
+import upstreams from './plugins/upstreams.js'
+import authRoutes from './routes/auth/index.js'
+import healthRoutes from './routes/health/index.js'
+import { MemorySessionStore } from './session/memory-store.js'
+import type { SessionStore } from './session/store.js'
+
+export interface BuildAppOptions {
+  config: Config
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream
+  /** A session store to use instead of the one the configuration selects. */
+  store?: SessionStore
+}
+
+/** Builds the BFF: every plugin and route, ready to `listen` or `inject`. Starting it is server.ts's job. */
+export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger: { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
+    // Fastify accepts a hop count at run time; its types only list the other forms.
+    trustProxy: config.trustProxy as boolean | string,
+    bodyLimit: config.security.bodyLimit,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 256 }
+  })
+
+  await app.register(errorHandler)
+  await app.register(requestId)
+  await app.register(cacheControl)
+  await app.register(securityHeaders)
+  await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })
+  await app.register(crossSite, { allowedOrigins: config.security.allowedOrigins })
+  await app.register(docs, { cookieName: config.session.cookieName })
+  await app.register(sessionStore, {
+    store: options.store ?? new MemorySessionStore({ maxCount: config.session.maxCount }),
+    secrets: config.session.secrets,
+    idleTimeoutMs: config.session.idleTimeoutMs,
+    maxAgeMs: config.session.maxAgeMs
+  })
+  await app.register(upstreams, { upstreams: config.upstreams })
+  await app.register(authRateLimit, config.security.authRateLimit)
+
+  await app.register(healthRoutes)
+  // Only the routes that use a session pay for reading the cookie.
+  await app.register(async function sessionRoutes (scope) {
+    await scope.register(session, {
+      cookieName: config.session.cookieName,
+      cookieSecure: config.session.cookieSecure,
+      secrets: config.session.secrets
+    })
+    await scope.register(authRoutes, {
+      prefix: '/auth',
+      cookieSecure: config.session.cookieSecure,
+      maxAgeMs: config.session.maxAgeMs,
+      defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
+    })
+  })
+  return app
+}

@@ -1,0 +1,166 @@
+import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parseTrustProxy } from './parse.js'
+import type { PathProfileName } from '../upstream/paths.js'
+import { PATH_PROFILES } from '../upstream/paths.js'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  /** Demo mode: embedded defaults and the built-in simulator. */
+  demo: boolean
+  host: string
+  port: number
+  logLevel: LogLevel
+  trustProxy: boolean | number | string
+  upstreams: {
+    authUrl: URL
+    apiUrl: URL
+    subscriptionKey: string | undefined
+    pathProfile: PathProfileName
+    connectTimeoutMs: number
+    headersTimeoutMs: number
+    bodyTimeoutMs: number
+    connections: number
+  }
+  session: {
+    /** First signs and encrypts; all verify and decrypt. */
+    secrets: string[]
+    cookieName: string
+    cookieSecure: boolean
+    idleTimeoutMs: number
+    maxAgeMs: number
+    maxCount: number
+  }
+  tokens: {
+    refreshSkewMs: number
+    defaultLifetimeMs: number
+  }
+  security: {
+    allowedOrigins: string[]
+    bodyLimit: number
+    authRateLimit: { perIp: number, perAccount: number, windowMs: number }
+  }
+}
+
+/** A bad or missing variable; the message is one line that names it. */
+export class ConfigError extends Error {
+  readonly variable: string
+  constructor (variable: string, message: string) {
+    super(`${variable} ${message}`)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+/** What demo mode fills in when a variable is unset. Never used outside demo mode. */
+export const DEMO_DEFAULTS = {
+  SESSION_SECRET: 'demo-only-session-secret-do-not-use-in-production',
+  COOKIE_SECURE: 'false'
+} as const
+
+type Env = Record<string, string | undefined>
+
+/** Reads and validates the whole configuration once; throws `ConfigError` on the first bad value. */
+export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config {
+  const demo = options.demo ?? false
+  const read = <T>(name: string, parse: (value: string) => T, fallback: T | (() => T)): T => {
+    const raw = env[name]
+    if (raw === undefined || raw.trim() === '') {
+      return typeof fallback === 'function' ? (fallback as () => T)() : fallback
+    }
+    try {
+      return parse(raw)
+    } catch (error) {
+      throw new ConfigError(name, (error as Error).message)
+    }
+  }
+  const required = (name: string): never => {
+    throw new ConfigError(name, demo ? 'is required' : 'is required (or run `npm run demo` for the built-in simulator)')
+  }
+
+  const secrets = read('SESSION_SECRET', parseSecrets, () => demo ? [DEMO_DEFAULTS.SESSION_SECRET] : required('SESSION_SECRET'))
+  const cookieSecure = read('COOKIE_SECURE', parseBoolean, !demo)
+  const cookieBaseName = read('SESSION_COOKIE_NAME', parseCookieName, 'ejento_bff')
+  const idleTimeoutMs = read('SESSION_IDLE_TIMEOUT', positive(parseDuration), 3_600_000)
+  const maxAgeMs = read('SESSION_MAX_AGE', positive(parseDuration), 12 * 3_600_000)
+  if (idleTimeoutMs > maxAgeMs) throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not be longer than SESSION_MAX_AGE')
+
+  return {
+    demo,
+    host: read('HOST', (value) => value.trim(), '127.0.0.1'),
+    port: read('PORT', (value) => parseInteger(value, 0, 65_535), 3000),
+    logLevel: read('LOG_LEVEL', parseLogLevel, 'info'),
+    trustProxy: read('TRUST_PROXY', parseTrustProxy, false),
+    upstreams: {
+      // Demo mode overrides these with the simulator's addresses once it listens.
+      authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),
+      apiUrl: read('EJENTO_API_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_API_URL')),
+      subscriptionKey: read<string | undefined>('EJENTO_SUBSCRIPTION_KEY', (value) => value.trim(), undefined),
+      pathProfile: read('EJENTO_PATH_PROFILE', parsePathProfile, 'guide'),
+      connectTimeoutMs: read('UPSTREAM_CONNECT_TIMEOUT', positive(parseDuration), 10_000),
+      headersTimeoutMs: read('UPSTREAM_HEADERS_TIMEOUT', positive(parseDuration), 60_000),
+      bodyTimeoutMs: read('UPSTREAM_BODY_TIMEOUT', positive(parseDuration), 300_000),
+      connections: read('UPSTREAM_CONNECTIONS', (value) => parseInteger(value, 1, 10_000), 256)
+    },
+    session: {
+      secrets,
+      // The __Host- prefix makes browsers insist on Secure, Path=/ and no Domain.
+      cookieName: cookieSecure ? `__Host-${cookieBaseName}` : cookieBaseName,
+      cookieSecure,
+      idleTimeoutMs,
+      maxAgeMs,
+      maxCount: read('SESSION_MAX_COUNT', (value) => parseInteger(value, 1, 100_000_000), 100_000)
+    },
+    tokens: {
+      refreshSkewMs: read('TOKEN_REFRESH_SKEW', parseDuration, 60_000),
+      defaultLifetimeMs: read('TOKEN_DEFAULT_LIFETIME', positive(parseDuration), 2 * 86_400_000)
+    },
+    security: {
+      allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map(parseOrigin), []),
+      bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
+      authRateLimit: {
+        perIp: read('AUTH_RATE_LIMIT_PER_IP', (value) => parseInteger(value, 1, 1_000_000), 20),
+        perAccount: read('AUTH_RATE_LIMIT_PER_ACCOUNT', (value) => parseInteger(value, 1, 1_000_000), 10),
+        windowMs: read('AUTH_RATE_LIMIT_WINDOW', positive(parseDuration), 60_000)
+      }
+    }
+  }
+}
+
+function positive (parse: (value: string) => number): (value: string) => number {
+  return (value) => {
+    const parsed = parse(value)
+    if (parsed <= 0) throw new Error(`must be greater than zero (got "${value}")`)
+    return parsed
+  }
+}
+
+function parseSecrets (value: string): string[] {
+  const secrets = parseList(value)
+  if (secrets.length === 0) throw new Error('must hold at least one secret')
+  for (const [index, secret] of secrets.entries()) {
+    // Never echo a secret, not even a rejected one.
+    if (secret.length < 32) throw new Error(`must be at least 32 characters (secret number ${index + 1} has ${secret.length})`)
+  }
+  return secrets
+}
+
+function parseCookieName (value: string): string {
+  const name = value.trim()
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name.startsWith('__')) {
+    throw new Error(`must be 1 to 64 letters, digits, "_", "." or "-", not starting with "__" (got "${value}")`)
+  }
+  return name
+}
+
+function parseLogLevel (value: string): LogLevel {
+  const level = value.trim().toLowerCase()
+  const levels: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+  if (!levels.includes(level as LogLevel)) throw new Error(`must be one of ${levels.join(', ')} (got "${value}")`)
+  return level as LogLevel
+}
+
+function parsePathProfile (value: string): PathProfileName {
+  const name = value.trim()
+  if (!Object.hasOwn(PATH_PROFILES, name)) throw new Error(`must be one of ${Object.keys(PATH_PROFILES).join(', ')} (got "${value}")`)
+  return name as PathProfileName
+}

@@ -1,0 +1,81 @@
+/** Value parsers for environment variables. Each throws a plain message; `loadConfig` names the variable. */
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 }
+
+/** `90s`, `15m`, `2h`, `7d`, `500ms`; a bare number means seconds. */
+export function parseDuration (value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim())
+  if (match === null) throw new Error(`must be a duration such as 500ms, 30s, 15m, 2h or 7d (got "${value}")`)
+  const unit = (match[2] ?? 's').toLowerCase()
+  return Math.round(Number(match[1]) * (DURATION_UNITS[unit] as number))
+}
+
+/** `1mb`, `512kb`, `1048576`; a bare number means bytes. */
+export function parseBytes (value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)?$/i.exec(value.trim())
+  const factor = BYTE_UNITS[(match?.[2] ?? 'b').toLowerCase()]
+  if (match === null || factor === undefined) throw new Error(`must be a size such as 1048576, 512kb or 1mb (got "${value}")`)
+  return Math.round(Number(match[1]) * factor)
+}
+
+export function parseBoolean (value: string): boolean {
+  const normalised = value.trim().toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(normalised)) return true
+  if (['false', '0', 'no', 'off'].includes(normalised)) return false
+  throw new Error(`must be true or false (got "${value}")`)
+}
+
+export function parseInteger (value: string, min: number, max: number): number {
+  const trimmed = value.trim()
+  const parsed = Number(trimmed)
+  if (!/^-?\d+$/.test(trimmed) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new Error(`must be an integer from ${min} to ${max} (got "${value}")`)
+  }
+  return parsed
+}
+
+/** An http(s) base URL without query or fragment; a trailing slash is dropped so paths join cleanly. */
+export function parseBaseUrl (value: string): URL {
+  let url: URL
+  try {
+    url = new URL(value.trim())
+  } catch {
+    throw new Error(`must be an absolute http or https URL (got "${value}")`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must use http or https (got "${url.protocol}")`)
+  if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')
+  if (url.username !== '' || url.password !== '') throw new Error('must not carry credentials; use EJENTO_SUBSCRIPTION_KEY for the gateway key')
+  url.pathname = url.pathname.replace(/\/+$/, '')
+  return url
+}
+
+/** A browser origin: scheme, host and optional port, nothing else. */
+export function parseOrigin (value: string): string {
+  let url: URL
+  try {
+    url = new URL(value.trim())
+  } catch {
+    throw new Error(`must list origins such as https://app.example.com (got "${value}")`)
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.trim().replace(/\/$/, '')) {
+    throw new Error(`must list bare origins such as https://app.example.com, without path (got "${value}")`)
+  }
+  return url.origin
+}
+
+export function parseList (value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+}
+
+/** Fastify's `trustProxy`: true/false, a hop count, or a list of addresses/CIDRs. */
+export function parseTrustProxy (value: string): boolean | number | string {
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return parseInteger(trimmed, 0, 100)
+  try {
+    return parseBoolean(trimmed)
+  } catch {
+    if (/^[0-9a-f.:/,\s]+$/i.test(trimmed)) return parseList(trimmed).join(',')
+    throw new Error(`must be true, false, a hop count or a list of proxy addresses (got "${value}")`)
+  }
+}

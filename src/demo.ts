@@ -1,0 +1,32 @@
+import { startSimulator } from './simulator/index.js'
+import { configFromEnvironment, start } from './start.js'
+
+/**
+ * Demo mode: the built-in Ejento simulator plus the BFF, with embedded defaults, so that
+ * `npm run demo` works on a fresh machine with no variable set. Tokens live 10 minutes
+ * here, so refreshes happen while you try it.
+ */
+const config = configFromEnvironment({ demo: true })
+const simulator = await startSimulator({ authTokenTtl: 600, ejentoTokenTtl: 600, streamIntervalMs: 60 })
+config.upstreams.authUrl = new URL(simulator.authUrl)
+config.upstreams.apiUrl = new URL(simulator.apiUrl)
+const app = await start(config, { onClose: simulator.close })
+
+const address = app.server.address()
+const listening = typeof address === 'object' && address !== null ? address : undefined
+const host = listening === undefined || listening.address === '0.0.0.0' || listening.address === '::' ? '127.0.0.1' : listening.address
+const base = `http://${host.includes(':') ? `[${host}]` : host}:${listening?.port ?? config.port}`
+console.log(`
+Ejento BFF demo is running at ${base}
+  simulated authentication server: ${simulator.authUrl}
+  simulated Ejento API server:     ${simulator.apiUrl}
+  demo user: demo@example.com / demo-password    admin: admin@example.com / admin-password
+
+Try it with curl (the cookie jar jar.txt holds only the opaque session id):
+  curl -s -c jar.txt -H 'content-type: application/json' -d '{"email":"demo@example.com","password":"demo-password"}' ${base}/auth/login
+  curl -s -b jar.txt ${base}/auth/session
+  curl -s -b jar.txt -X POST ${base}/api/agents/1/chat-threads
+  curl -N -b jar.txt -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"user_query":"What is Ejento?","chat_thread_id":1}' ${base}/api/agents/1/responses
+  curl -s -b jar.txt '${base}/api/users?skip=0&limit=10'
+  curl -s -b jar.txt -c jar.txt -X POST ${base}/auth/logout -o /dev/null -w '%{http_code}\\n'
+`)

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import { HttpProblem, problems } from '../errors.js'
+
+export interface AuthRateLimitOptions {
+  perIp: number
+  perAccount: number
+  windowMs: number
+  /** When set (an ioredis client), counters are shared by every instance. */
+  redis?: unknown
+  redisPrefix?: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler that limits attempts per client address and per account (the email `accountOf` reads). */
+    authRateLimit: (accountOf: (request: FastifyRequest) => string | undefined) => preHandlerAsyncHookHandler
+  }
+}
+
+/**
+ * Log-in and sign-up are the doors a password guesser knocks on: each attempt counts once
+ * against the client address and once against the account, whichever runs out first answers
+ * 429 with `Retry-After`. Accounts are keyed by a hash, so no email lands in the counter store.
+ */
+export default fp(async function authRateLimit (app: FastifyInstance, options: AuthRateLimitOptions) {
+  await app.register(rateLimit, {
+    global: false,
+    ...(options.redis === undefined ? {} : { redis: options.redis as never, nameSpace: options.redisPrefix })
+  })
+  const byAddress = app.createRateLimit({ max: options.perIp, timeWindow: options.windowMs, keyGenerator: (request) => `ip:${request.ip}` })
+  const byAccount = app.createRateLimit({ max: options.perAccount, timeWindow: options.windowMs, keyGenerator: (request) => `account:${accountKey(request)}` })
+  const accountReaders = new WeakMap<FastifyRequest, string>()
+  const accountKey = (request: FastifyRequest): string => accountReaders.get(request) ?? ''
+
+  async function check (limiter: typeof byAddress, request: FastifyRequest): Promise<void> {
+    let result: Awaited<ReturnType<typeof byAddress>>
+    try {
+      result = await limiter(request)
+    } catch (error) {
+      throw problems.storeUnavailable(error)
+    }
+    if (!result.isAllowed && result.isExceeded) {
+      throw new HttpProblem(429, 'rate_limited', `Too many attempts. Retry in ${result.ttlInSeconds} s.`, {
+        headers: { 'retry-after': String(Math.max(1, result.ttlInSeconds)) }
+      })
+    }
+  }
+
+  app.decorate('authRateLimit', (accountOf: (request: FastifyRequest) => string | undefined) => {
+    return async function limitAuthAttempts (request: FastifyRequest) {
+      await check(byAddress, request)
+      const account = accountOf(request)?.trim().toLowerCase()
+      if (account === undefined || account === '') return
+      accountReaders.set(request, createHash('sha256').update(account).digest('base64url').slice(0, 22))
+      await check(byAccount, request)
+    }
+  })
+}, { name: 'auth-rate-limit' })

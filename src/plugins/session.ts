@@ -1,0 +1,61 @@
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { FastifySessionStoreAdapter } from '../session/fastify-store.js'
+import type { SessionRecord } from '../session/record.js'
+
+export interface SessionCookieOptions {
+  cookieName: string
+  cookieSecure: boolean
+  /** First signs, all verify. */
+  secrets: string[]
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** When this request's session ends unless used again (idle or absolute, whichever is first). */
+    sessionExpiresAt: number | undefined
+    /** The logged-in session's record, or undefined for an anonymous request. */
+    sessionRecord: () => SessionRecord | undefined
+  }
+  interface FastifyReply {
+    clearSessionCookie: () => FastifyReply
+  }
+}
+
+/**
+ * The browser side of a session: an HttpOnly, SameSite=Lax cookie holding only a signed,
+ * opaque id (@fastify/session), backed by the encrypted store. Nothing is written on an
+ * ordinary request: no rolling cookie, and the idle timeout is extended at most once a minute.
+ */
+export default fp(async function session (app: FastifyInstance, options: SessionCookieOptions) {
+  const cookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: options.cookieSecure }
+  await app.register(fastifyCookie)
+  await app.register(fastifySession, {
+    secret: options.secrets,
+    cookieName: options.cookieName,
+    cookie,
+    rolling: false,
+    saveUninitialized: false,
+    store: new FastifySessionStoreAdapter(app.sessions)
+  })
+
+  app.decorateRequest('sessionExpiresAt', undefined)
+  app.decorateRequest('sessionRecord', function (this: FastifyRequest) {
+    const { user, tokens, createdAt } = this.session ?? {}
+    return user === undefined || tokens === undefined || createdAt === undefined ? undefined : { user, tokens, createdAt }
+  })
+  app.decorateReply('clearSessionCookie', function (this: FastifyReply) {
+    // Browsers only accept the clearing cookie with the same attributes (Secure for __Host-).
+    return this.clearCookie(options.cookieName, cookie)
+  })
+
+  app.addHook('onRequest', async (request) => {
+    const record = request.sessionRecord()
+    const { sessionId, storedExpiresAt } = request.session ?? {}
+    if (record === undefined || storedExpiresAt === undefined) return
+    const idleExpiry = await app.sessions.touchIfDue(sessionId, record, storedExpiresAt)
+    request.sessionExpiresAt = Math.min(idleExpiry, app.sessions.absoluteExpiry(record))
+  })
+}, { name: 'session', dependencies: ['session-store'] })

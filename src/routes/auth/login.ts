@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify'
+import { HttpProblem, problems } from '../../errors.js'
+import { parseTokenAnswer, tokenSubject } from '../../tokens/token-set.js'
+import { withoutSecrets } from '../../upstream/sanitize.js'
+import { loginBody, sessionSchema } from './schemas.js'
+import type { LoginBody } from './schemas.js'
+
+export interface LoginRouteOptions {
+  cookieSecure: boolean
+  maxAgeMs: number
+  defaultTokenLifetimeMs: number
+}
+
+/**
+ * Logs in upstream, keeps both tokens in a brand-new server-side session (a fresh id, so a
+ * planted cookie is worthless), and answers who is logged in. Never a token.
+ */
+export default async function loginRoute (app: FastifyInstance, options: LoginRouteOptions): Promise<void> {
+  app.post<{ Body: LoginBody }>('/login', {
+    schema: {
+      tags: ['session'],
+      summary: 'Log in (JSON {email, password} or form username/password)',
+      body: loginBody,
+      response: { 200: sessionSchema }
+    },
+    preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))
+  }, async (request) => {
+    if (options.cookieSecure && request.protocol !== 'https') {
+      throw new HttpProblem(400, 'insecure_transport', 'COOKIE_SECURE is on but this request arrived over plain HTTP, so the session cookie could not be kept. Serve the BFF over HTTPS (with TRUST_PROXY behind a TLS-terminating proxy), or set COOKIE_SECURE=false for local use.')
+    }
+    const email = loginEmail(request.body)
+    if (email === undefined) {
+      throw new HttpProblem(400, 'validation_failed', 'The request does not match the expected shape.', {
+        extensions: { errors: [{ path: '/email', message: 'must have required property \'email\' (or a form field \'username\')' }] }
+      })
+    }
+
+    const answer = await app.authApi.login(email, request.body.password, request.id)
+    if (answer.statusCode !== 200) throw loginRefusal(answer.statusCode, answer.body)
+    const now = Date.now()
+    const tokens = parseTokenAnswer(answer.body, now, options.defaultTokenLifetimeMs)
+    if (tokens === null) throw problems.upstreamInvalidResponse('authentication', 'log-in answered without both tokens')
+
+    const subject = tokenSubject(tokens.authToken)
+    const user = subject === undefined ? { email } : { id: subject, email }
+    await request.session.regenerate()
+    request.session.user = user
+    request.session.tokens = tokens
+    request.session.createdAt = now
+    request.session.cookie.expires = new Date(now + options.maxAgeMs)
+    // Saved here rather than on send, so that a store failure is this request's 503.
+    await request.session.save()
+    request.log.info({ userId: user.id }, 'logged in')
+    const expiresAt = Math.min(request.session.storedExpiresAt ?? now, now + options.maxAgeMs)
+    return { authenticated: true, user, expiresAt: new Date(expiresAt).toISOString() }
+  })
+}
+
+function loginEmail (body: LoginBody | undefined): string | undefined {
+  const email = (body?.email ?? body?.username)?.trim()
+  return email === '' ? undefined : email
+}
+
+/** FastAPI answers a wrong password or an inactive user with 400 and a `detail` sentence. */
+function loginRefusal (status: number, body: unknown): HttpProblem {
+  const detail = typeof body === 'object' && body !== null ? (body as { detail?: unknown }).detail : undefined
+  if (status >= 500) return problems.upstreamError('authentication', status)
+  if (typeof detail === 'string' && /inactive/i.test(detail)) {
+    return new HttpProblem(403, 'account_inactive', 'This account is not active.')
+  }
+  if (status === 400 || status === 401 || status === 403 || status === 404) return problems.invalidCredentials()
+  if (status === 429) return new HttpProblem(429, 'rate_limited', 'The authentication server is rate limiting log-ins. Retry later.', { headers: { 'retry-after': '60' } })
+  return new HttpProblem(status, 'upstream_rejected', 'The authentication server refused the log-in.', { extensions: { upstream: withoutSecrets(body) } })
+}

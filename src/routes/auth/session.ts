@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify'
+import { sessionSchema } from './schemas.js'
+
+/** Who is logged in, and until when the session lasts unless used again. */
+export default async function sessionRoute (app: FastifyInstance): Promise<void> {
+  app.get('/session', {
+    schema: {
+      tags: ['session'],
+      summary: 'Who is logged in',
+      response: { 200: sessionSchema }
+    }
+  }, async (request) => {
+    const record = request.sessionRecord()
+    if (record === undefined || request.sessionExpiresAt === undefined) return { authenticated: false }
+    return { authenticated: true, user: record.user, expiresAt: new Date(request.sessionExpiresAt).toISOString() }
+  })
+}

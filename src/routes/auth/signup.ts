@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify'
+import { problems } from '../../errors.js'
+import { withoutSecrets } from '../../upstream/sanitize.js'
+import { signupBody } from './schemas.js'
+import type { SignupBody } from './schemas.js'
+
+/** Creates an account upstream; does not log in. Upstream refusals pass through, minus any secret. */
+export default async function signupRoute (app: FastifyInstance): Promise<void> {
+  app.post<{ Body: SignupBody }>('/signup', {
+    schema: {
+      tags: ['session'],
+      summary: 'Create an account (does not log in)',
+      body: signupBody
+    },
+    preHandler: app.authRateLimit((request) => (request.body as SignupBody | undefined)?.email)
+  }, async (request, reply) => {
+    const { email, password, full_name: fullName } = request.body
+    const answer = await app.authApi.signup({ email, password, ...(fullName === undefined ? {} : { full_name: fullName }) }, request.id)
+    if (answer.statusCode >= 500) throw problems.upstreamError('authentication', answer.statusCode)
+    if (answer.statusCode < 300 && (typeof answer.body !== 'object' || answer.body === null)) {
+      throw problems.upstreamInvalidResponse('authentication', 'sign-up answered without a user')
+    }
+    return await reply.code(answer.statusCode).send(withoutSecrets(answer.body))
+  })
+}

@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify'
+import { problemBody } from '../../errors.js'
+import { sendProblem } from '../../plugins/error-handler.js'
+
+const statusSchema = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } as const
+
+/** Liveness says the process answers; readiness says it can serve sessions (the store answers). */
+export default async function healthRoutes (app: FastifyInstance): Promise<void> {
+  app.get('/healthz', {
+    schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: statusSchema } }
+  }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', {
+    schema: { tags: ['operations'], summary: 'The session store answers', response: { 200: statusSchema } }
+  }, async (request, reply) => {
+    try {
+      await app.sessions.store.ping()
+      return { status: 'ready' }
+    } catch (error) {
+      request.log.warn({ err: error }, 'not ready: the session store does not answer')
+      return await sendProblem(reply, problemBody(503, 'not_ready', 'The session store does not answer.'))
+    }
+  })
+}

@@ -1,0 +1,3 @@
+import { configFromEnvironment, start } from './start.js'
+
+await start(configFromEnvironment())

@@ -1,0 +1,53 @@
+import type { TokenSet } from '../tokens/token-set.js'
+
+/** Who is logged in, as the browser may see it. */
+export interface SessionUser {
+  /** The upstream's user id (the tokens' `sub`), when the tokens carry one. */
+  id?: string
+  email: string
+}
+
+/** What one session keeps server-side. Serialised, then encrypted, before any store sees it. */
+export interface SessionRecord {
+  user: SessionUser
+  tokens: TokenSet
+  /** Log-in time, epoch ms: the absolute lifetime counts from here. */
+  createdAt: number
+}
+
+declare module 'fastify' {
+  interface Session {
+    user?: SessionUser
+    tokens?: TokenSet
+    createdAt?: number
+    /** The stored record's version; set by the store adapter, compared on every write. */
+    version?: number
+    /** When the store will forget the session unless it is used again. */
+    storedExpiresAt?: number
+  }
+}
+
+/** The sessions of one user share an owner key, so that they can all be ended at once. */
+export function ownerOf (user: SessionUser): string {
+  return user.id ?? `email:${user.email.toLowerCase()}`
+}
+
+export function serialiseRecord (record: SessionRecord): string {
+  const { user, tokens, createdAt } = record
+  return JSON.stringify({
+    u: user,
+    t: [tokens.authToken, tokens.authExpiresAt, tokens.ejentoToken, tokens.ejentoExpiresAt],
+    c: createdAt
+  })
+}
+
+export function parseRecord (json: string): SessionRecord | null {
+  try {
+    const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number], c?: number }
+    if (raw.u === undefined || !Array.isArray(raw.t) || raw.t.length !== 4 || typeof raw.c !== 'number') return null
+    const [authToken, authExpiresAt, ejentoToken, ejentoExpiresAt] = raw.t
+    return { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt }, createdAt: raw.c }
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,91 @@
+import type { SessionCipher } from './cipher.js'
+import { ownerOf, parseRecord, serialiseRecord } from './record.js'
+import type { SessionRecord } from './record.js'
+import type { SessionStore } from './store.js'
+
+export interface SessionLifetimes {
+  /** A session unused this long ends. */
+  idleTimeoutMs: number
+  /** A session ends this long after log-in, used or not. */
+  maxAgeMs: number
+}
+
+export interface LoadedSession {
+  record: SessionRecord
+  version: number
+  expiresAt: number
+}
+
+/**
+ * Sessions as records: encrypts before a store sees them, decrypts after, and applies the
+ * idle and absolute lifetimes. Writes are compare-and-set on the record's version, so that
+ * no stale copy ever overwrites fresher tokens or revives a logged-out session.
+ */
+export class SessionRepository {
+  readonly store: SessionStore
+  readonly lifetimes: SessionLifetimes
+  readonly #cipher: SessionCipher
+  readonly #now: () => number
+
+  constructor (store: SessionStore, cipher: SessionCipher, lifetimes: SessionLifetimes, now: () => number = Date.now) {
+    this.store = store
+    this.#cipher = cipher
+    this.lifetimes = lifetimes
+    this.#now = now
+  }
+
+  async load (id: string): Promise<LoadedSession | null> {
+    const stored = await this.store.get(id)
+    if (stored === null) return null
+    const plaintext = this.#cipher.decrypt(stored.data, id)
+    const record = plaintext === null ? null : parseRecord(plaintext)
+    // Unreadable (a retired secret, a foreign record) or past its absolute lifetime: no session.
+    if (record === null || this.absoluteExpiry(record) <= this.#now()) return null
+    return { record, version: stored.version, expiresAt: stored.expiresAt }
+  }
+
+  async create (id: string, record: SessionRecord): Promise<LoadedSession> {
+    const ttl = this.#ttl(record)
+    const version = await this.store.create(id, ownerOf(record.user), this.#cipher.encrypt(serialiseRecord(record), id), ttl)
+    return { record, version, expiresAt: this.#now() + ttl }
+  }
+
+  /** Writes only over `expectedVersion`; null when the session changed meanwhile or is gone. */
+  async update (id: string, expectedVersion: number, record: SessionRecord): Promise<LoadedSession | null> {
+    const ttl = this.#ttl(record)
+    const version = await this.store.update(id, expectedVersion, this.#cipher.encrypt(serialiseRecord(record), id), ttl)
+    return version === null ? null : { record, version, expiresAt: this.#now() + ttl }
+  }
+
+  /**
+   * Extends the idle lifetime, at most about once a minute per session, so that an
+   * active session costs no store write on almost every request. Answers the new expiry.
+   */
+  async touchIfDue (id: string, record: SessionRecord, expiresAt: number): Promise<number> {
+    const ttl = this.#ttl(record)
+    const wanted = this.#now() + ttl
+    if (wanted - expiresAt < this.#touchIntervalMs()) return expiresAt
+    return (await this.store.touch(id, ttl)) ? wanted : expiresAt
+  }
+
+  async destroy (id: string): Promise<void> {
+    await this.store.destroy(id)
+  }
+
+  async destroyOwner (record: SessionRecord): Promise<number> {
+    return await this.store.destroyOwner(ownerOf(record.user))
+  }
+
+  absoluteExpiry (record: SessionRecord): number {
+    return record.createdAt + this.lifetimes.maxAgeMs
+  }
+
+  /** How long the store keeps the session from now: the idle timeout, capped by the absolute lifetime. */
+  #ttl (record: SessionRecord): number {
+    return Math.max(1, Math.min(this.lifetimes.idleTimeoutMs, this.absoluteExpiry(record) - this.#now()))
+  }
+
+  #touchIntervalMs (): number {
+    return Math.min(60_000, Math.ceil(this.lifetimes.idleTimeoutMs / 10))
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Where sessions live. A store keeps opaque, already encrypted records; it never sees a token.
+ * The in-process store and the Redis store implement this; routes never talk to a store directly.
+ */
+export interface StoredSession {
+  /** The encrypted session record. */
+  data: string
+  /** Bumped on every write; writers compare it so that no stale copy overwrites a fresher one. */
+  version: number
+  /** When the store forgets the session (idle timeout or absolute lifetime, whichever is first). */
+  expiresAt: number
+}
+
+export interface SessionStore {
+  readonly kind: string
+  get (id: string): Promise<StoredSession | null>
+  /** Creates (or replaces) a session owned by `owner`; answers its version. */
+  create (id: string, owner: string, data: string, ttlMs: number): Promise<number>
+  /**
+   * Replaces the record only if its version is still `expectedVersion`.
+   * Answers the new version, or null when another writer got there first or the session is gone.
+   */
+  update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null>
+  /** Extends the lifetime without rewriting the record; false when the session is gone. */
+  touch (id: string, ttlMs: number): Promise<boolean>
+  destroy (id: string): Promise<void>
+  /** Ends every session of one owner; answers how many ended. */
+  destroyOwner (owner: string): Promise<number>
+  /** Resolves when the store answers; rejects otherwise (readiness). */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/** The store could not be reached or failed; answered as 503 `store_unavailable`, never as a log-out. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE'
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}

@@ -1,0 +1,233 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import { signJwt, verifyJwt } from './jwt.js'
+
+export type TokenKind = 'auth' | 'ejento'
+export type TokenShape = 'flat' | 'envelope'
+export type TokenFormat = 'jwt' | 'jwt-without-exp' | 'opaque'
+export type UpstreamKind = 'auth' | 'api'
+
+export interface SimulatorSettings {
+  /** Lifetime of auth-app tokens, in seconds. */
+  authTokenTtl: number
+  /** Lifetime of Ejento tokens, in seconds. */
+  ejentoTokenTtl: number
+  tokenFormat: TokenFormat
+  loginShape: TokenShape
+  refreshShape: TokenShape
+  /** A refresh revokes the auth-app token it was called with, so a second refresh with it fails. */
+  strictRotation: boolean
+  /** Delay before the refresh answers (after rotation), to widen race windows. */
+  refreshDelayMs: number
+  /** When set, every call must carry it as `Ocp-Apim-Subscription-Key`. */
+  subscriptionKey: string | undefined
+  /** Pause between streamed answer tokens. */
+  streamIntervalMs: number
+}
+
+export interface SimUser {
+  id: string
+  email: string
+  full_name: string | null
+  is_active: boolean
+  is_superuser: boolean
+  passwordHash: string
+}
+
+export interface Agent {
+  id: number
+  name: string
+  description: string
+}
+
+export interface RecordedRequest {
+  upstream: UpstreamKind
+  method: string
+  /** Path and query exactly as received. */
+  url: string
+  path: string
+  headers: IncomingHttpHeaders
+  body: Buffer
+  receivedAt: number
+  /** The client went away before the answer was complete. */
+  aborted: boolean
+  completed: boolean
+  /** For streamed answers: when each event was written. */
+  events: Array<{ event: string, at: number }>
+}
+
+export interface Injection {
+  upstream?: UpstreamKind
+  method?: string
+  path?: string | RegExp
+  /** Answer with this status and body instead of the real handler. */
+  status?: number
+  body?: unknown
+  /** Wait before answering (or before the real handler runs). */
+  delayMs?: number
+  /** garbage: 200 with a non-JSON body; drop: close the connection; hang: never answer. */
+  mode?: 'garbage' | 'drop' | 'hang'
+  /** For a streamed answer: close the connection after this many events. */
+  dropStreamAfterEvents?: number
+  /** How many matching requests it applies to (default 1). */
+  times?: number
+}
+
+export interface Claims {
+  sub: string
+  typ: TokenKind
+  jti: string
+  iatMs: number
+  expMs: number
+}
+
+const DEMO_USERS = [
+  { email: 'demo@example.com', password: 'demo-password', full_name: 'Demo User', is_superuser: false },
+  { email: 'admin@example.com', password: 'admin-password', full_name: 'Demo Admin', is_superuser: true }
+]
+
+const DEMO_AGENTS: Agent[] = [
+  { id: 1, name: 'Demo Agent', description: 'Answers every question word by word.' },
+  { id: 2, name: 'Support Agent', description: 'A second agent, to show agent selection.' }
+]
+
+export const DEFAULT_SETTINGS: SimulatorSettings = {
+  authTokenTtl: 2 * 86_400,
+  ejentoTokenTtl: 2 * 86_400,
+  tokenFormat: 'jwt',
+  loginShape: 'flat',
+  refreshShape: 'envelope',
+  strictRotation: true,
+  refreshDelayMs: 0,
+  subscriptionKey: undefined,
+  streamIntervalMs: 20
+}
+
+export function hashPassword (password: string): string {
+  return createHash('sha256').update(`ejento-sim:${password}`).digest('hex')
+}
+
+/** Everything both simulated servers share: users, tokens, threads, counters and the request record. */
+export class SimulatorState {
+  settings: SimulatorSettings
+  readonly users = new Map<string, SimUser>()
+  readonly agents = new Map<number, Agent>()
+  readonly threads = new Map<number, { agentId: number, userId: string }>()
+  readonly requests: RecordedRequest[] = []
+  readonly counters = new Map<string, number>()
+  readonly injections: Injection[] = []
+  readonly #revoked = new Set<string>()
+  readonly #opaque = new Map<string, Claims>()
+  readonly #notBefore: Record<TokenKind, number> = { auth: 0, ejento: 0 }
+  readonly #key = randomBytes(32)
+  #nextThreadId = 1
+
+  constructor (settings: Partial<SimulatorSettings> = {}) {
+    this.settings = { ...DEFAULT_SETTINGS, ...settings }
+    for (const user of DEMO_USERS) this.addUser(user)
+    for (const agent of DEMO_AGENTS) this.agents.set(agent.id, agent)
+  }
+
+  count (name: string): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + 1)
+  }
+
+  counter (name: string): number {
+    return this.counters.get(name) ?? 0
+  }
+
+  addUser (input: { email: string, password: string, full_name?: string | null, is_superuser?: boolean, is_active?: boolean }): SimUser {
+    const user: SimUser = {
+      id: randomUUID(),
+      email: input.email.toLowerCase(),
+      full_name: input.full_name ?? null,
+      is_active: input.is_active ?? true,
+      is_superuser: input.is_superuser ?? false,
+      passwordHash: hashPassword(input.password)
+    }
+    this.users.set(user.id, user)
+    return user
+  }
+
+  userByEmail (email: string): SimUser | undefined {
+    const wanted = email.toLowerCase()
+    for (const user of this.users.values()) if (user.email === wanted) return user
+    return undefined
+  }
+
+  newThread (agentId: number, userId: string): number {
+    const id = this.#nextThreadId++
+    this.threads.set(id, { agentId, userId })
+    return id
+  }
+
+  issueToken (user: SimUser, typ: TokenKind): string {
+    const now = Date.now()
+    const ttl = typ === 'auth' ? this.settings.authTokenTtl : this.settings.ejentoTokenTtl
+    const claims: Claims = { sub: user.id, typ, jti: randomUUID(), iatMs: now, expMs: now + ttl * 1000 }
+    const jwtClaims: Record<string, unknown> = { sub: claims.sub, typ, jti: claims.jti, iat: Math.floor(now / 1000), iat_ms: now, exp_ms: claims.expMs }
+    switch (this.settings.tokenFormat) {
+      case 'jwt':
+        return signJwt({ ...jwtClaims, exp: Math.floor(claims.expMs / 1000) }, this.#key)
+      case 'jwt-without-exp':
+        return signJwt(jwtClaims, this.#key)
+      case 'opaque': {
+        const token = randomBytes(24).toString('base64url')
+        this.#opaque.set(token, claims)
+        return token
+      }
+    }
+  }
+
+  tokenPair (user: SimUser): { access_token: string, ejento_access_token: string } {
+    return { access_token: this.issueToken(user, 'auth'), ejento_access_token: this.issueToken(user, 'ejento') }
+  }
+
+  /** The user a token belongs to, or undefined when it is invalid, expired, revoked or of the wrong kind. */
+  verifyToken (token: string | undefined, typ: TokenKind): { user: SimUser, claims: Claims } | undefined {
+    if (token === undefined) return undefined
+    const claims = this.#opaque.get(token) ?? this.#claimsFromJwt(token)
+    if (claims === undefined || claims.typ !== typ) return undefined
+    if (claims.expMs <= Date.now() || claims.iatMs < this.#notBefore[typ] || this.#revoked.has(claims.jti)) return undefined
+    const user = this.users.get(claims.sub)
+    if (user === undefined || !user.is_active) return undefined
+    return { user, claims }
+  }
+
+  revoke (jti: string): void {
+    this.#revoked.add(jti)
+  }
+
+  /** Every token of this kind issued until now stops working, as if it had expired. */
+  expireTokens (kind: TokenKind | 'all'): void {
+    const now = Date.now() + 1
+    if (kind === 'auth' || kind === 'all') this.#notBefore.auth = now
+    if (kind === 'ejento' || kind === 'all') this.#notBefore.ejento = now
+  }
+
+  /** The first injection that matches this request, consumed once. */
+  takeInjection (upstream: UpstreamKind, method: string, path: string): Injection | undefined {
+    const index = this.injections.findIndex((injection) =>
+      (injection.upstream === undefined || injection.upstream === upstream) &&
+      (injection.method === undefined || injection.method === method) &&
+      (injection.path === undefined || (typeof injection.path === 'string' ? injection.path === path : injection.path.test(path))))
+    if (index === -1) return undefined
+    const injection = this.injections[index] as Injection
+    const left = (injection.times ?? 1) - 1
+    if (left <= 0) this.injections.splice(index, 1)
+    else injection.times = left
+    return injection
+  }
+
+  #claimsFromJwt (token: string): Claims | undefined {
+    const raw = verifyJwt(token, this.#key)
+    if (raw === null || typeof raw.sub !== 'string' || typeof raw.jti !== 'string' || typeof raw.iat_ms !== 'number') return undefined
+    if (raw.typ !== 'auth' && raw.typ !== 'ejento') return undefined
+    return { sub: raw.sub, typ: raw.typ, jti: raw.jti, iatMs: raw.iat_ms, expMs: typeof raw.exp_ms === 'number' ? raw.exp_ms : Infinity }
+  }
+}
+
+export function publicUser (user: SimUser): Omit<SimUser, 'passwordHash'> {
+  const { passwordHash: _ignored, ...rest } = user
+  return rest
+}

@@ -1,0 +1,121 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
+import { problems } from '../errors.js'
+import { upstreamFailure } from './errors.js'
+
+export type UpstreamName = 'auth' | 'ejento'
+
+export interface UpstreamClientOptions {
+  baseUrl: URL
+  subscriptionKey: string | undefined
+  connectTimeoutMs: number
+  headersTimeoutMs: number
+  bodyTimeoutMs: number
+  connections: number
+}
+
+export interface UpstreamRequest {
+  method: Dispatcher.HttpMethod
+  /** Path and query relative to the base URL, already normalised and encoded. */
+  path: string
+  headers?: Record<string, string | string[] | undefined>
+  body?: string | Buffer | Readable | null
+  requestId?: string
+  signal?: AbortSignal
+}
+
+export interface UpstreamResponse {
+  statusCode: number
+  headers: IncomingHttpHeaders
+  body: Dispatcher.ResponseData['body']
+}
+
+const MAX_JSON_BYTES = 8 * 1024 * 1024
+
+/**
+ * One upstream server: a keep-alive undici Pool, the gateway subscription key on every call,
+ * and failures turned into 502/504 problems. TLS certificates are always verified.
+ */
+export class UpstreamClient {
+  readonly name: UpstreamName
+  readonly #pool: Pool
+  readonly #basePath: string
+  readonly #subscriptionKey: string | undefined
+
+  constructor (name: UpstreamName, options: UpstreamClientOptions) {
+    this.name = name
+    this.#basePath = options.baseUrl.pathname === '/' ? '' : options.baseUrl.pathname
+    this.#subscriptionKey = options.subscriptionKey
+    this.#pool = new Pool(options.baseUrl.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: true },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: 30_000
+    })
+  }
+
+  get label (): string {
+    return this.name === 'auth' ? 'authentication' : 'Ejento API'
+  }
+
+  /** Sends one call; rejects with an `HttpProblem` (502/504) when no answer arrives. */
+  async request (request: UpstreamRequest): Promise<UpstreamResponse> {
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(request.headers ?? {})) {
+      if (value !== undefined) headers[name] = value
+    }
+    if (this.#subscriptionKey !== undefined) headers['ocp-apim-subscription-key'] = this.#subscriptionKey
+    if (request.requestId !== undefined) headers['x-request-id'] = request.requestId
+    try {
+      const { statusCode, headers: responseHeaders, body } = await this.#pool.request({
+        method: request.method,
+        path: this.#basePath + request.path,
+        headers,
+        body: request.body ?? null,
+        signal: request.signal
+      })
+      return { statusCode, headers: responseHeaders, body }
+    } catch (error) {
+      throw upstreamFailure(this.label, error)
+    }
+  }
+
+  /** Sends one call and reads a JSON answer; a non-JSON answer is a 502 `upstream_invalid_response`. */
+  async requestJson (request: UpstreamRequest): Promise<{ statusCode: number, headers: IncomingHttpHeaders, body: unknown }> {
+    const response = await this.request({ ...request, headers: { accept: 'application/json', ...request.headers } })
+    return { statusCode: response.statusCode, headers: response.headers, body: await this.readJson(response) }
+  }
+
+  async readJson (response: UpstreamResponse): Promise<unknown> {
+    let text: string
+    try {
+      const declared = Number(response.headers['content-length'] ?? 0)
+      if (declared > MAX_JSON_BYTES) {
+        response.body.destroy()
+        throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
+      }
+      text = await response.body.text()
+    } catch (error) {
+      throw upstreamFailure(this.label, error)
+    }
+    if (text.length > MAX_JSON_BYTES) throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
+    if (text === '') return null
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw problems.upstreamInvalidResponse(this.label, 'the answer is not JSON')
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#pool.close()
+  }
+
+  async destroy (): Promise<void> {
+    await this.#pool.destroy()
+  }
+}

@@ -1,0 +1,18 @@
+import { HttpProblem, problems } from '../errors.js'
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+
+/** What the browser is told when a call to an upstream fails before an answer arrives. */
+export function upstreamFailure (upstream: string, error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return problems.upstreamTimeout(upstream, error)
+  if (typeof code === 'string' && code.startsWith('HPE_')) return problems.upstreamInvalidResponse(upstream, 'malformed HTTP')
+  return problems.upstreamUnavailable(upstream, error)
+}
+
+/** True for the error undici raises when our own AbortSignal (the browser left) cancelled the call. */
+export function isAbort (error: unknown): boolean {
+  const { code, name } = (error ?? {}) as { code?: unknown, name?: unknown }
+  return code === 'UND_ERR_ABORTED' || name === 'AbortError'
+}

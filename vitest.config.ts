@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each test starts real HTTP servers (the BFF and the upstream simulator) on random ports.
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    pool: 'forks'
+  }
+})
