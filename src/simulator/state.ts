@@ -116,6 +116,8 @@ export class SimulatorState {
   readonly requests: RecordedRequest[] = []
   readonly counters = new Map<string, number>()
   readonly injections: Injection[] = []
+  /** Every token handed out, so tests can prove none of them leaks. */
+  readonly issuedTokens: string[] = []
   readonly #revoked = new Set<string>()
   readonly #opaque = new Map<string, Claims>()
   readonly #notBefore: Record<TokenKind, number> = { auth: 0, ejento: 0 }
@@ -180,7 +182,9 @@ export class SimulatorState {
   }
 
   tokenPair (user: SimUser): { access_token: string, ejento_access_token: string } {
-    return { access_token: this.issueToken(user, 'auth'), ejento_access_token: this.issueToken(user, 'ejento') }
+    const pair = { access_token: this.issueToken(user, 'auth'), ejento_access_token: this.issueToken(user, 'ejento') }
+    this.issuedTokens.push(pair.access_token, pair.ejento_access_token)
+    return pair
   }
 
   /** The user a token belongs to, or undefined when it is invalid, expired, revoked or of the wrong kind. */

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { afterEach } from 'vitest'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config/index.js'
+import type { Config } from '../../src/config/index.js'
+import type { SessionStore } from '../../src/session/store.js'
+import { startSimulator } from '../../src/simulator/index.js'
+import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
+
+export const DEMO = { email: 'demo@example.com', password: 'demo-password' }
+export const ADMIN = { email: 'admin@example.com', password: 'admin-password' }
+
+export interface TestContext {
+  app: FastifyInstance
+  sim: Simulator
+  config: Config
+  /** Every log line the app wrote, as text. */
+  logs: string[]
+}
+
+const cleanups: Array<() => Promise<void>> = []
+
+/** Closes everything the test started, even when it failed. */
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.()
+})
+
+export function onCleanup (cleanup: () => Promise<void>): void {
+  cleanups.push(cleanup)
+}
+
+/** A fresh simulator and a fresh app (built, not listening) wired to it. */
+export async function setup (options: { env?: Record<string, string>, sim?: SimulatorOptions, store?: SessionStore } = {}): Promise<TestContext> {
+  const sim = await startSimulator(options.sim)
+  onCleanup(sim.close)
+  const config = testConfig(sim, options.env)
+  const logs: string[] = []
+  const app = await buildApp({ config, logStream: { write: (line: string) => { logs.push(line) } }, ...(options.store === undefined ? {} : { store: options.store }) })
+  onCleanup(async () => { await app.close() })
+  await app.ready()
+  return { app, sim, config, logs }
+}
+
+export function testConfig (sim: { authUrl: string, apiUrl: string }, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    EJENTO_AUTH_URL: sim.authUrl,
+    EJENTO_API_URL: sim.apiUrl,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    COOKIE_SECURE: 'false',
+    LOG_LEVEL: 'info',
+    ...env
+  })
+}
+
+/** The `name=value` pair of the session cookie an answer set (the last one wins, as in a browser), or undefined. */
+export function sessionCookie (response: LightMyRequestResponse, config: Config): string | undefined {
+  const cookie = response.cookies.findLast((candidate) => candidate.name === config.session.cookieName)
+  return cookie === undefined || cookie.value === '' ? undefined : `${cookie.name}=${cookie.value}`
+}
+
+/** Logs in through the BFF and answers the cookie header to send next. */
+export async function login (context: TestContext, credentials = DEMO): Promise<string> {
+  const response = await context.app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
+  if (response.statusCode !== 200) throw new Error(`log-in failed: ${response.statusCode} ${response.body}`)
+  const cookie = sessionCookie(response, context.config)
+  if (cookie === undefined) throw new Error('log-in set no session cookie')
+  return cookie
+}
+
+/** Fails the test if any secret appears in `text`. */
+export function secretsIn (text: string, secrets: readonly string[]): string[] {
+  return secrets.filter((secret) => secret.length > 0 && text.includes(secret))
+}
