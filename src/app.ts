@@ -13,9 +13,12 @@ import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders from './plugins/security-headers.js'
 import session from './plugins/session.js'
 import sessionStore from './plugins/session-store.js'
+import tokenVault from './plugins/token-vault.js'
 import upstreams from './plugins/upstreams.js'
+import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
+import proxyRoutes from './routes/proxy/index.js'
 import { MemorySessionStore } from './session/memory-store.js'
 import type { SessionStore } from './session/store.js'
 
@@ -41,6 +44,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     routerOptions: { maxParamLength: 256 }
   })
 
+  // Only JSON (and, on the log-in, forms) are read; a text/plain body is a 415, not a string
+  // that a cross-site form could post without a preflight.
+  app.removeContentTypeParser('text/plain')
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(cacheControl)
@@ -55,6 +61,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     maxAgeMs: config.session.maxAgeMs
   })
   await app.register(upstreams, { upstreams: config.upstreams })
+  await app.register(tokenVault, {
+    refreshSkewMs: config.tokens.refreshSkewMs,
+    defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
+  })
   await app.register(authRateLimit, config.security.authRateLimit)
 
   await app.register(healthRoutes)
@@ -70,6 +80,11 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
       cookieSecure: config.session.cookieSecure,
       maxAgeMs: config.session.maxAgeMs,
       defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
+    })
+    await scope.register(apiRoutes, { prefix: '/api' })
+    await scope.register(proxyRoutes, {
+      keepBytes: config.security.proxyRetryBuffer,
+      maxBytes: config.security.proxyBodyLimit
     })
   })
   return app

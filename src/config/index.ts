@@ -37,6 +37,9 @@ export interface Config {
   security: {
     allowedOrigins: string[]
     bodyLimit: number
+    /** Passthrough bodies: the largest accepted, and the largest kept in memory for a retry. */
+    proxyBodyLimit: number
+    proxyRetryBuffer: number
     authRateLimit: { perIp: number, perAccount: number, windowMs: number }
   }
 }
@@ -117,6 +120,8 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     security: {
       allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map(parseOrigin), []),
       bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
+      proxyBodyLimit: read('PROXY_BODY_LIMIT', positive(parseBytes), 25 * 1024 * 1024),
+      proxyRetryBuffer: read('PROXY_RETRY_BUFFER', parseBytes, 1024 * 1024),
       authRateLimit: {
         perIp: read('AUTH_RATE_LIMIT_PER_IP', (value) => parseInteger(value, 1, 1_000_000), 20),
         perAccount: read('AUTH_RATE_LIMIT_PER_ACCOUNT', (value) => parseInteger(value, 1, 1_000_000), 10),

@@ -27,7 +27,10 @@ export default fp(async function errorHandler (app: FastifyInstance) {
     } else {
       request.log.info({ code: problem.code, status: problem.status }, problem.detail ?? problem.code)
     }
-    if (error instanceof HttpProblem) reply.headers(error.headers)
+    if (error instanceof HttpProblem) {
+      reply.headers(error.headers)
+      if (error.endsSession && reply.clearSessionCookie !== undefined && request.headers.cookie !== undefined) reply.clearSessionCookie()
+    }
     if (error instanceof StoreUnavailableError) reply.header('retry-after', '1')
     return sendProblem(reply, problem)
   })

@@ -2,6 +2,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { problems } from '../errors.js'
 import { FastifySessionStoreAdapter } from '../session/fastify-store.js'
 import type { SessionRecord } from '../session/record.js'
 
@@ -59,3 +60,8 @@ export default fp(async function session (app: FastifyInstance, options: Session
     request.sessionExpiresAt = Math.min(idleExpiry, app.sessions.absoluteExpiry(record))
   })
 }, { name: 'session', dependencies: ['session-store'] })
+
+/** An onRequest hook for routes that need a logged-in session: 401 `not_authenticated` otherwise. */
+export async function requireSession (request: FastifyRequest): Promise<void> {
+  if (request.sessionRecord() === undefined) throw problems.notAuthenticated()
+}

@@ -36,17 +36,17 @@ export function serialiseRecord (record: SessionRecord): string {
   const { user, tokens, createdAt } = record
   return JSON.stringify({
     u: user,
-    t: [tokens.authToken, tokens.authExpiresAt, tokens.ejentoToken, tokens.ejentoExpiresAt],
+    t: [tokens.authToken, tokens.authExpiresAt, tokens.ejentoToken, tokens.ejentoExpiresAt, tokens.obtainedAt],
     c: createdAt
   })
 }
 
 export function parseRecord (json: string): SessionRecord | null {
   try {
-    const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number], c?: number }
-    if (raw.u === undefined || !Array.isArray(raw.t) || raw.t.length !== 4 || typeof raw.c !== 'number') return null
-    const [authToken, authExpiresAt, ejentoToken, ejentoExpiresAt] = raw.t
-    return { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt }, createdAt: raw.c }
+    const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number, number], c?: number }
+    if (raw.u === undefined || !Array.isArray(raw.t) || raw.t.length !== 5 || typeof raw.c !== 'number') return null
+    const [authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt] = raw.t
+    return { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt }, createdAt: raw.c }
   } catch {
     return null
   }

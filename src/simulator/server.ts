@@ -71,10 +71,10 @@ async function applyInjection (injection: Injection, req: IncomingMessage, res: 
   }
   if (injection.status !== undefined) {
     if (typeof injection.body === 'string') {
-      res.writeHead(injection.status, { 'content-type': 'text/plain' })
+      res.writeHead(injection.status, { 'content-type': 'text/plain', ...injection.headers })
       res.end(injection.body)
     } else {
-      sendJson(res, injection.status, injection.body ?? { detail: 'Injected failure' })
+      sendJson(res, injection.status, injection.body ?? { detail: 'Injected failure' }, injection.headers)
     }
     return true
   }

@@ -63,6 +63,8 @@ export interface Injection {
   /** Answer with this status and body instead of the real handler. */
   status?: number
   body?: unknown
+  /** Extra answer headers for an injected status answer. */
+  headers?: Record<string, string>
   /** Wait before answering (or before the real handler runs). */
   delayMs?: number
   /** garbage: 200 with a non-JSON body; drop: close the connection; hang: never answer. */

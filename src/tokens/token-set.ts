@@ -8,6 +8,8 @@ export interface TokenSet {
   /** For the Ejento API server. */
   ejentoToken: string
   ejentoExpiresAt: number
+  /** When the BFF received them, epoch ms; bounds the refresh skew for short-lived tokens. */
+  obtainedAt: number
 }
 
 /**
@@ -28,7 +30,8 @@ export function parseTokenAnswer (body: unknown, now: number, defaultLifetimeMs:
     authToken,
     authExpiresAt: tokenExpiresAt(authToken, now, defaultLifetimeMs),
     ejentoToken,
-    ejentoExpiresAt: tokenExpiresAt(ejentoToken, now, defaultLifetimeMs)
+    ejentoExpiresAt: tokenExpiresAt(ejentoToken, now, defaultLifetimeMs),
+    obtainedAt: now
   }
 }
 
@@ -40,4 +43,15 @@ export function tokenSubject (token: string): string | undefined {
 function isToken (value: unknown): value is string {
   // A bearer token is printable ASCII without spaces; anything else would corrupt a header.
   return typeof value === 'string' && value.length > 0 && value.length <= 16_384 && /^[\x21-\x7e]+$/.test(value)
+}
+
+/**
+ * True when the pair should be refreshed before use: either token expires within the skew.
+ * The skew is capped at half the tokens' lifetime, so that short-lived tokens are not
+ * refreshed on every request.
+ */
+export function needsRefresh (tokens: TokenSet, now: number, skewMs: number): boolean {
+  const expiresAt = Math.min(tokens.authExpiresAt, tokens.ejentoExpiresAt)
+  const skew = Math.min(skewMs, Math.max(0, (expiresAt - tokens.obtainedAt) / 2))
+  return expiresAt - skew <= now
 }

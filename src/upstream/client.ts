@@ -29,7 +29,7 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   statusCode: number
   headers: IncomingHttpHeaders
-  body: Dispatcher.ResponseData['body']
+  body: Readable
 }
 
 const MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -84,13 +84,17 @@ export class UpstreamClient {
     }
   }
 
-  /** Sends one call and reads a JSON answer; a non-JSON answer is a 502 `upstream_invalid_response`. */
+  /**
+   * Sends one call and reads a JSON answer. A success that is not JSON is a 502
+   * `upstream_invalid_response`; an error answer that is not JSON (a gateway's HTML page) reads as null.
+   */
   async requestJson (request: UpstreamRequest): Promise<{ statusCode: number, headers: IncomingHttpHeaders, body: unknown }> {
     const response = await this.request({ ...request, headers: { accept: 'application/json', ...request.headers } })
-    return { statusCode: response.statusCode, headers: response.headers, body: await this.readJson(response) }
+    const required = response.statusCode >= 200 && response.statusCode < 300
+    return { statusCode: response.statusCode, headers: response.headers, body: await this.readJson(response, required) }
   }
 
-  async readJson (response: UpstreamResponse): Promise<unknown> {
+  async readJson (response: UpstreamResponse, required = true): Promise<unknown> {
     let text: string
     try {
       const declared = Number(response.headers['content-length'] ?? 0)
@@ -98,15 +102,15 @@ export class UpstreamClient {
         response.body.destroy()
         throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
       }
-      text = await response.body.text()
+      text = await readText(response.body, MAX_JSON_BYTES)
     } catch (error) {
       throw upstreamFailure(this.label, error)
     }
-    if (text.length > MAX_JSON_BYTES) throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
     if (text === '') return null
     try {
       return JSON.parse(text)
     } catch {
+      if (!required) return null
       throw problems.upstreamInvalidResponse(this.label, 'the answer is not JSON')
     }
   }
@@ -118,4 +122,19 @@ export class UpstreamClient {
   async destroy (): Promise<void> {
     await this.#pool.destroy()
   }
+}
+
+/** The whole body as text; over `limit` bytes it is a 502 `upstream_invalid_response`. */
+async function readText (body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      body.destroy()
+      throw problems.upstreamInvalidResponse('upstream', 'the answer is too large')
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }

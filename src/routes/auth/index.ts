@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import loginRoute from './login.js'
 import type { LoginRouteOptions } from './login.js'
 import logoutRoute from './logout.js'
+import refreshRoute from './refresh.js'
 import sessionRoute from './session.js'
 import signupRoute from './signup.js'
 
@@ -15,4 +16,5 @@ export default async function authRoutes (app: FastifyInstance, options: LoginRo
   await app.register(loginRoute, { cookieSecure, maxAgeMs, defaultTokenLifetimeMs })
   await app.register(logoutRoute)
   await app.register(sessionRoute)
+  await app.register(refreshRoute)
 }

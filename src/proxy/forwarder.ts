@@ -1,0 +1,118 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { HttpProblem, problems } from '../errors.js'
+import type { TokenVault } from '../session/vault.js'
+import type { TokenSet } from '../tokens/token-set.js'
+import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
+import { isAbort, upstreamFailure } from '../upstream/errors.js'
+import type { ForwardBody } from './request-body.js'
+import { isTokenFailure } from './token-failure.js'
+
+export interface ForwardCall {
+  upstream: UpstreamName
+  method: Dispatcher.HttpMethod
+  /** Path and query on the upstream, already checked. */
+  path: string
+  headers: Record<string, string>
+  body: ForwardBody
+}
+
+const REFUSAL_BODY_LIMIT = 64 * 1024
+
+/**
+ * Sends a browser's call upstream with the session's token for that upstream: the Ejento
+ * token to the Ejento API server, the auth-app token to the authentication server.
+ * Refreshes first when the token is about to expire; when the upstream still refuses the
+ * token, refreshes once and retries once (with the same body, when it was kept).
+ * A browser that goes away aborts the upstream call.
+ */
+export class Forwarder {
+  readonly #upstreams: Record<UpstreamName, UpstreamClient>
+  readonly #vault: TokenVault
+
+  constructor (upstreams: Record<UpstreamName, UpstreamClient>, vault: TokenVault) {
+    this.#upstreams = upstreams
+    this.#vault = vault
+  }
+
+  async call (request: FastifyRequest, reply: FastifyReply, call: ForwardCall): Promise<UpstreamResponse> {
+    const record = request.sessionRecord()
+    if (record === undefined) throw problems.notAuthenticated()
+    const sessionId = request.session.sessionId
+    const client = this.#upstreams[call.upstream]
+    const signal = abortWhenClientLeaves(reply)
+
+    const send = async (tokens: TokenSet): Promise<UpstreamResponse> => {
+      const token = call.upstream === 'ejento' ? tokens.ejentoToken : tokens.authToken
+      try {
+        return await client.request({
+          method: call.method,
+          path: call.path,
+          headers: { ...call.headers, authorization: `Bearer ${token}` },
+          body: bodyOf(call.body),
+          requestId: request.id,
+          signal
+        })
+      } catch (error) {
+        if (signal.aborted || isAbort((error as { cause?: unknown }).cause) || isAbort(error)) throw clientClosed()
+        throw error
+      }
+    }
+
+    const tokens = await this.#vault.usable({ sessionId, tokens: record.tokens }, request.id, request.log)
+    const response = await send(tokens)
+    if (response.statusCode !== 401 && response.statusCode !== 403) return response
+
+    const refusal = await readSmall(response).catch((error: unknown) => { throw upstreamFailure(client.label, error) })
+    if (!isTokenFailure(response.statusCode, parseJson(refusal)) || call.body.kind === 'streamed') {
+      return { ...response, body: Readable.from([refusal]) }
+    }
+    request.log.info({ upstream: call.upstream, status: response.statusCode }, 'upstream refused the token; refreshing and retrying once')
+    const fresh = await this.#vault.refresh({ sessionId, tokens }, request.id, request.log)
+    return await send(fresh)
+  }
+}
+
+function bodyOf (body: ForwardBody): Buffer | Readable | null {
+  switch (body.kind) {
+    case 'none': return null
+    case 'kept': return body.data
+    case 'streamed': return body.stream
+  }
+}
+
+function abortWhenClientLeaves (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
+async function readSmall (response: UpstreamResponse): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of response.body) {
+    size += (chunk as Buffer).length
+    if (size > REFUSAL_BODY_LIMIT) {
+      response.body.destroy()
+      break
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function parseJson (bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+/** The browser went away; nobody is left to answer (logged like nginx's 499). */
+function clientClosed (): HttpProblem {
+  return new HttpProblem(499, 'client_closed_request', 'The client closed the connection before the answer was ready.')
+}

@@ -1,0 +1,43 @@
+import { HttpProblem } from '../errors.js'
+
+/**
+ * Checks a passthrough path before it is sent upstream: after any number of percent-decodings
+ * (up to three; some servers decode twice), no segment may be `.` or `..`, contain a slash,
+ * backslash or control character, or be empty. The path is forwarded as the browser encoded
+ * it; this only decides whether it may be.
+ */
+export function checkedPassthroughPath (rawPath: string): string {
+  const path = rawPath === '' ? '/' : rawPath
+  if (!path.startsWith('/')) throw unsafe()
+  const segments = path.slice(1).split('/')
+  for (const [index, segment] of segments.entries()) {
+    // A trailing slash is fine (FastAPI's `/api/users/`); an empty segment elsewhere is not.
+    if (segment === '' && index !== segments.length - 1) throw unsafe()
+    let decoded = segment
+    for (let round = 0; round < 3; round++) {
+      if (decoded === '.' || decoded === '..' || /[\\\u0000-\u001f\u007f]/.test(decoded)) throw unsafe()
+      if (!decoded.includes('%')) break
+      try {
+        decoded = decodeURIComponent(decoded)
+      } catch {
+        throw unsafe()
+      }
+      if (decoded.includes('/')) throw unsafe()
+    }
+    if (decoded === '.' || decoded === '..' || /[\\\u0000-\u001f\u007f]/.test(decoded)) throw unsafe()
+  }
+  return path
+}
+
+/** The path as the upstream will understand it (decoded once), for checks like the token-path refusal. */
+export function decodedPath (path: string): string {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return path
+  }
+}
+
+function unsafe (): HttpProblem {
+  return new HttpProblem(400, 'unsafe_path', 'The path has an encoded slash, a dot segment, an empty segment or a control character.')
+}

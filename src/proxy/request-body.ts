@@ -1,0 +1,58 @@
+import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import { HttpProblem } from '../errors.js'
+
+/** A request body on its way upstream: kept whole (so the call can be retried) or streamed. */
+export type ForwardBody =
+  | { kind: 'none' }
+  | { kind: 'kept', data: Buffer }
+  | { kind: 'streamed', stream: Readable }
+
+export interface BodyLimits {
+  /** Bodies up to this size are kept in memory, so a call refused for its token can be retried. */
+  keepBytes: number
+  /** Bodies over this size are refused with 413. */
+  maxBytes: number
+}
+
+/**
+ * Reads a raw request body for the passthrough. Small bodies are kept whole; a larger one is
+ * streamed upstream as it arrives (never held in memory), which means its call cannot be
+ * retried after a token refresh.
+ */
+export async function captureBody (raw: IncomingMessage, limits: BodyLimits): Promise<ForwardBody> {
+  const declared = raw.headers['content-length']
+  if (declared === undefined && raw.headers['transfer-encoding'] === undefined) return { kind: 'none' }
+  if (declared !== undefined && Number(declared) > limits.maxBytes) throw tooLarge(limits.maxBytes)
+
+  const source = raw[Symbol.asyncIterator]()
+  const kept: Buffer[] = []
+  let size = 0
+  for (;;) {
+    const { value, done } = await source.next()
+    if (done === true) return size === 0 && declared === undefined ? { kind: 'none' } : { kind: 'kept', data: Buffer.concat(kept) }
+    const chunk = value as Buffer
+    size += chunk.length
+    if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
+    kept.push(chunk)
+    if (size > limits.keepBytes) break
+  }
+
+  async function * rest (): AsyncGenerator<Buffer> {
+    yield * kept
+    kept.length = 0
+    for (;;) {
+      const { value, done } = await source.next()
+      if (done === true) return
+      const chunk = value as Buffer
+      size += chunk.length
+      if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
+      yield chunk
+    }
+  }
+  return { kind: 'streamed', stream: Readable.from(rest(), { objectMode: false }) }
+}
+
+function tooLarge (maxBytes: number): HttpProblem {
+  return new HttpProblem(413, 'body_too_large', `The request body is larger than ${maxBytes} bytes.`)
+}

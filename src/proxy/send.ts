@@ -1,0 +1,66 @@
+import { PassThrough } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import { HttpProblem, problems } from '../errors.js'
+import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
+import { withoutSecrets } from '../upstream/sanitize.js'
+import { returnedResponseHeaders } from './headers.js'
+
+/**
+ * A named route's JSON answer: the upstream's status and JSON, passed back. An upstream 5xx
+ * becomes 502 `upstream_error`; a success that is not JSON, 502 `upstream_invalid_response`.
+ * Answers of the authentication server lose any password or token field on the way.
+ */
+export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
+  if (response.statusCode >= 500) {
+    response.body.resume()
+    throw problems.upstreamError(client.label, response.statusCode)
+  }
+  const body = await client.readJson(response, response.statusCode < 300)
+  if (body === null && response.statusCode >= 400) {
+    throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
+  }
+  const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
+  return await reply.code(response.statusCode).headers(headers).send(client.name === 'auth' ? withoutSecrets(body) : body)
+}
+
+/**
+ * Passes an upstream answer through as it arrives, chunk by chunk, never buffered.
+ * Event streams get `Cache-Control: no-cache` and `X-Accel-Buffering: no` so that no proxy
+ * in front holds them back; when the upstream fails in the middle of one, the browser gets
+ * a final `event: error` and a clean end instead of a hang. A browser that goes away
+ * destroys the upstream body, which aborts the upstream call.
+ */
+export function sendUpstreamStream (reply: FastifyReply, response: UpstreamResponse): FastifyReply {
+  const headers = returnedResponseHeaders(response.headers)
+  const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
+  if (isEventStream) {
+    delete headers['content-length']
+    headers['cache-control'] = 'no-cache'
+    headers['x-accel-buffering'] = 'no'
+  }
+
+  const source = response.body
+  const out = new PassThrough()
+  source.on('data', (chunk: Buffer) => {
+    if (!out.write(chunk)) source.pause()
+  })
+  out.on('drain', () => source.resume())
+  source.once('end', () => out.end())
+  source.once('error', (error: Error) => {
+    if (reply.raw.destroyed && !reply.raw.writableFinished) {
+      reply.log.info('the client went away during the stream; the upstream call was aborted')
+      out.destroy()
+      return
+    }
+    reply.log.warn({ err: error }, 'the upstream stream failed before its end')
+    if (isEventStream && !out.destroyed) {
+      out.end(`event: error\ndata: ${JSON.stringify({ code: 'upstream_stream_failed', message: 'The upstream stream ended unexpectedly.' })}\n\n`)
+    } else {
+      out.destroy(error)
+    }
+  })
+  out.once('close', () => {
+    if (!source.destroyed) source.destroy()
+  })
+  return reply.code(response.statusCode).headers(headers).send(out)
+}

@@ -1,0 +1,59 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { sendUpstreamJson } from '../../proxy/send.js'
+import { ownPasswordBody, errorAnswer, upstreamAnswer, userParams, userUpdateBody, usersQuery } from './schemas.js'
+
+const errors = { 400: errorAnswer, 401: errorAnswer, 403: errorAnswer, 502: errorAnswer, 504: errorAnswer }
+
+/** Users on the authentication server, with the session's auth-app token. */
+export default async function userRoutes (app: FastifyInstance): Promise<void> {
+  const paths = app.upstreamPaths.auth
+
+  app.get<{ Querystring: { skip: number, limit: number } }>('/users', {
+    schema: {
+      tags: ['users'],
+      summary: 'List users ({data, count})',
+      querystring: usersQuery,
+      response: { 200: upstreamAnswer, ...errors }
+    }
+  }, async (request, reply) => {
+    const query = new URLSearchParams({ skip: String(request.query.skip), limit: String(request.query.limit) })
+    return await forwardJson(app, request, reply, 'GET', `${paths.users}?${query.toString()}`)
+  })
+
+  // Registered before /users/:userId so that "me" is never taken for an id.
+  app.patch('/users/me/password', {
+    schema: {
+      tags: ['users'],
+      summary: 'Change the logged-in user\'s password',
+      body: ownPasswordBody,
+      response: { 200: upstreamAnswer, ...errors }
+    }
+  }, async (request, reply) => {
+    return await forwardJson(app, request, reply, 'PATCH', paths.ownPassword)
+  })
+
+  app.patch<{ Params: { userId: string } }>('/users/:userId', {
+    schema: {
+      tags: ['users'],
+      summary: 'Update any user (global admins only; others get the upstream 403)',
+      params: userParams,
+      body: userUpdateBody,
+      response: { 200: upstreamAnswer, ...errors }
+    }
+  }, async (request, reply) => {
+    return await forwardJson(app, request, reply, 'PATCH', paths.user(encodeURIComponent(request.params.userId)))
+  })
+}
+
+async function forwardJson (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, method: Dispatcher.HttpMethod, path: string): Promise<FastifyReply> {
+  const hasBody = method !== 'GET'
+  const response = await app.forwarder.call(request, reply, {
+    upstream: 'auth',
+    method,
+    path,
+    headers: hasBody ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+    body: hasBody ? { kind: 'kept', data: Buffer.from(JSON.stringify(request.body ?? {})) } : { kind: 'none' }
+  })
+  return await sendUpstreamJson(reply, app.upstreams.auth, response)
+}

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify'
+import { problems } from '../../errors.js'
+
+/** Refreshes both tokens now (shared with any refresh of this session under way). */
+export default async function refreshRoute (app: FastifyInstance): Promise<void> {
+  app.post('/refresh', {
+    schema: {
+      tags: ['session'],
+      summary: 'Refresh both tokens now',
+      response: { 204: { type: 'null', description: 'Refreshed' } }
+    }
+  }, async (request, reply) => {
+    const record = request.sessionRecord()
+    if (record === undefined) throw problems.notAuthenticated()
+    await app.vault.refresh({ sessionId: request.session.sessionId, tokens: record.tokens }, request.id, request.log)
+    return await reply.code(204).send()
+  })
+}

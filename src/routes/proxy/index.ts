@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { HttpProblem } from '../../errors.js'
+import { requireSession } from '../../plugins/session.js'
+import { forwardedRequestHeaders } from '../../proxy/headers.js'
+import { checkedPassthroughPath, decodedPath } from '../../proxy/path.js'
+import { captureBody } from '../../proxy/request-body.js'
+import type { BodyLimits } from '../../proxy/request-body.js'
+import { sendUpstreamStream } from '../../proxy/send.js'
+import type { UpstreamName } from '../../upstream/client.js'
+import { PATH_PROFILES } from '../../upstream/paths.js'
+
+const METHODS: Dispatcher.HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
+
+/** Every profile's token-issuing paths are refused, whichever profile is in use. */
+const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.auth.tokenIssuing)
+
+/**
+ * `/proxy/ejento/*` and `/proxy/auth/*`: any method, path, query and body (JSON, form,
+ * multipart, binary) forwarded as they are, with the right token. Bodies are not parsed
+ * here; they are kept (small, so a refused token can be retried) or streamed (large).
+ */
+export default async function proxyRoutes (app: FastifyInstance, options: BodyLimits): Promise<void> {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+  app.addHook('onRequest', requireSession)
+
+  const routes: Array<[string, UpstreamName]> = [['/proxy/ejento', 'ejento'], ['/proxy/auth', 'auth']]
+  for (const [prefix, upstream] of routes) {
+    app.route({
+      method: METHODS,
+      url: `${prefix}/*`,
+      schema: {
+        tags: ['passthrough'],
+        summary: `Any call on the ${upstream === 'ejento' ? 'Ejento API' : 'authentication'} server, same path and query${upstream === 'auth' ? ' (token-issuing paths refused)' : ''}`
+      },
+      handler: async (request, reply) => await passthrough(app, request, reply, prefix, upstream, options)
+    })
+  }
+}
+
+async function passthrough (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, prefix: string, upstream: UpstreamName, limits: BodyLimits): Promise<FastifyReply> {
+  const rawUrl = request.raw.url ?? '/'
+  const queryAt = rawUrl.indexOf('?')
+  const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt)
+  const query = queryAt === -1 ? '' : rawUrl.slice(queryAt)
+  const path = checkedPassthroughPath(rawPath.slice(prefix.length))
+  if (upstream === 'auth' && TOKEN_ISSUING.some((pattern) => pattern.test(decodedPath(path)))) {
+    throw new HttpProblem(403, 'path_forbidden', 'Token-issuing paths cannot be called through the passthrough; use /auth/login and /auth/refresh.')
+  }
+
+  const body = await captureBody(request.raw, limits)
+  const headers = forwardedRequestHeaders(request.headers, { withBodyHeaders: body.kind !== 'none' })
+  // A kept body gets its length from undici; a streamed one keeps the browser's.
+  if (body.kind === 'kept') delete headers['content-length']
+  const response = await app.forwarder.call(request, reply, { upstream, method: request.method as Dispatcher.HttpMethod, path: path + query, headers, body })
+  return sendUpstreamStream(reply, response)
+}

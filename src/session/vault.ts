@@ -1,0 +1,111 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { HttpProblem, problems } from '../errors.js'
+import { needsRefresh, parseTokenAnswer } from '../tokens/token-set.js'
+import type { TokenSet } from '../tokens/token-set.js'
+import type { AuthApi } from '../upstream/auth-api.js'
+import type { RefreshLock } from './refresh-lock.js'
+import type { SessionRepository } from './repository.js'
+
+export type RefreshOutcome = 'refreshed' | 'reused' | 'refused' | 'failed'
+
+export interface TokenVaultOptions {
+  sessions: SessionRepository
+  authApi: AuthApi
+  lock: RefreshLock
+  refreshSkewMs: number
+  defaultTokenLifetimeMs: number
+  /** Told of every refresh outcome (metrics); never of the tokens. */
+  onOutcome?: (outcome: RefreshOutcome) => void
+}
+
+/** The caller's view of a session: its id and the tokens it last read. */
+export interface SessionTokens {
+  sessionId: string
+  tokens: TokenSet
+}
+
+/**
+ * Hands out tokens that work, refreshing them when they are about to expire (proactive) or
+ * when an upstream refused them (reactive). However many requests of one session race, they
+ * share one refresh: in this process through a map of refreshes under way, across processes
+ * through the refresh lock. After taking the lock the session is read again, so a refresh
+ * another request or instance already made is reused instead of repeated (with a strictly
+ * rotating upstream, a second refresh with the old token would be refused).
+ */
+export class TokenVault {
+  readonly #options: TokenVaultOptions
+  readonly #inFlight = new Map<string, Promise<TokenSet>>()
+
+  constructor (options: TokenVaultOptions) {
+    this.#options = options
+  }
+
+  /** Tokens good for the next call: refreshed first when either expires within the skew. */
+  async usable (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
+    if (!needsRefresh(current.tokens, Date.now(), this.#options.refreshSkewMs)) return current.tokens
+    return await this.refresh(current, requestId, log)
+  }
+
+  /**
+   * New tokens in place of `current.tokens`: shared with any refresh of this session under way,
+   * or reused when the stored session already holds newer ones.
+   * Rejects with 401 `session_expired` (the session is ended) when the upstream refuses, or
+   * with 502 when it fails (the session is kept).
+   */
+  async refresh (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
+    const running = this.#inFlight.get(current.sessionId)
+    if (running !== undefined) return await running
+    const refresh = this.#refreshOnce(current, requestId, log).finally(() => {
+      this.#inFlight.delete(current.sessionId)
+    })
+    this.#inFlight.set(current.sessionId, refresh)
+    return await refresh
+  }
+
+  async #refreshOnce ({ sessionId, tokens: stale }: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
+    const { sessions, authApi, lock } = this.#options
+    const release = await lock.acquire(sessionId)
+    try {
+      const loaded = await sessions.load(sessionId)
+      if (loaded === null) throw problems.notAuthenticated()
+      if (loaded.record.tokens.authToken !== stale.authToken) {
+        this.#report('reused', log)
+        return loaded.record.tokens
+      }
+
+      const answer = await authApi.refresh(stale.authToken, requestId).catch((error: unknown) => {
+        this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
+        throw error
+      })
+      if (answer.statusCode === 401 || answer.statusCode === 403) {
+        await sessions.destroy(sessionId)
+        this.#report('refused', log, { upstreamStatus: answer.statusCode })
+        throw problems.sessionExpired()
+      }
+      const fresh = answer.statusCode === 200 ? parseTokenAnswer(answer.body, Date.now(), this.#options.defaultTokenLifetimeMs) : null
+      if (fresh === null) {
+        this.#report('failed', log, { upstreamStatus: answer.statusCode })
+        throw answer.statusCode === 200
+          ? problems.upstreamInvalidResponse('authentication', 'refresh answered without both tokens')
+          : problems.upstreamError('authentication', answer.statusCode)
+      }
+
+      const saved = await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh })
+      if (saved === null) {
+        // Only a log-out (or an expiry) can change the session while we hold its lock.
+        this.#report('failed', log, { reason: 'session_ended' })
+        throw problems.notAuthenticated()
+      }
+      this.#report('refreshed', log)
+      return fresh
+    } finally {
+      await release()
+    }
+  }
+
+  #report (outcome: RefreshOutcome, log: FastifyBaseLogger, details: Record<string, unknown> = {}): void {
+    const level = outcome === 'failed' ? 'warn' : 'info'
+    log[level]({ refresh: outcome, ...details }, `token refresh ${outcome}`)
+    this.#options.onOutcome?.(outcome)
+  }
+}
