@@ -41,7 +41,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     genReqId: requestIdFor,
     requestIdHeader: false,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 256 }
+    routerOptions: { maxParamLength: 256 },
+    // Schemas use type unions such as ["integer", "string"] for Ejento ids.
+    ajv: { customOptions: { allowUnionTypes: true } }
   })
 
   // Only JSON (and, on the log-in, forms) are read; a text/plain body is a 415, not a string

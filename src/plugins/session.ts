@@ -59,6 +59,32 @@ export default fp(async function session (app: FastifyInstance, options: Session
     const idleExpiry = await app.sessions.touchIfDue(sessionId, record, storedExpiresAt)
     request.sessionExpiresAt = Math.min(idleExpiry, app.sessions.absoluteExpiry(record))
   })
+
+  // The last word on the session cookie. @fastify/session clears a cookie whose signature is
+  // not the current secret's (which would log everyone out at a secret rotation), and clears
+  // stale cookies without the Secure attribute that browsers need to accept the clearing of a
+  // __Host- cookie. Here a live session signed with an older secret gets its cookie re-signed,
+  // and any clearing carries the cookie's own attributes; one Set-Cookie per answer at most.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const record = request.sessionRecord()
+    const sent = request.cookies[options.cookieName]
+    const resign = record !== undefined && sent !== undefined && request.session.encryptedSessionId !== sent
+    const header = reply.getHeader('set-cookie')
+    if (header === undefined && !resign) return payload
+    const lines = (Array.isArray(header) ? header : header === undefined ? [] : [String(header)])
+    const prefix = `${options.cookieName}=`
+    const others = lines.filter((line) => !line.startsWith(prefix))
+    let ours = lines.filter((line) => line.startsWith(prefix)).at(-1)
+    if (resign) {
+      ours = app.serializeCookie(options.cookieName, request.session.encryptedSessionId, { ...cookie, expires: new Date(app.sessions.absoluteExpiry(record)) })
+    } else if (ours?.startsWith(`${prefix};`) === true) {
+      ours = app.serializeCookie(options.cookieName, '', { ...cookie, expires: new Date(0), maxAge: 0 })
+    }
+    const cookies = ours === undefined ? others : [...others, ours]
+    reply.removeHeader('set-cookie')
+    if (cookies.length > 0) reply.header('set-cookie', cookies)
+    return payload
+  })
 }, { name: 'session', dependencies: ['session-store'] })
 
 /** An onRequest hook for routes that need a logged-in session: 401 `not_authenticated` otherwise. */

@@ -15,7 +15,7 @@ export function checkedPassthroughPath (rawPath: string): string {
     if (segment === '' && index !== segments.length - 1) throw unsafe()
     let decoded = segment
     for (let round = 0; round < 3; round++) {
-      if (decoded === '.' || decoded === '..' || /[\\\u0000-\u001f\u007f]/.test(decoded)) throw unsafe()
+      if (isUnsafeSegment(decoded)) throw unsafe()
       if (!decoded.includes('%')) break
       try {
         decoded = decodeURIComponent(decoded)
@@ -24,7 +24,7 @@ export function checkedPassthroughPath (rawPath: string): string {
       }
       if (decoded.includes('/')) throw unsafe()
     }
-    if (decoded === '.' || decoded === '..' || /[\\\u0000-\u001f\u007f]/.test(decoded)) throw unsafe()
+    if (isUnsafeSegment(decoded)) throw unsafe()
   }
   return path
 }
@@ -36,6 +36,16 @@ export function decodedPath (path: string): string {
   } catch {
     return path
   }
+}
+
+function isUnsafeSegment (segment: string): boolean {
+  if (segment === '.' || segment === '..') return true
+  for (let index = 0; index < segment.length; index++) {
+    const code = segment.charCodeAt(index)
+    // Control characters and the backslash some servers read as a slash.
+    if (code < 0x20 || code === 0x7f || code === 0x5c) return true
+  }
+  return false
 }
 
 function unsafe (): HttpProblem {

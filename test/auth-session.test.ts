@@ -1,0 +1,236 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { LightMyRequestResponse } from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { ADMIN, DEMO, login, secretsIn, setup } from './helpers/app.js'
+import type { TestContext } from './helpers/app.js'
+
+async function sessionOf (context: TestContext, cookie?: string): Promise<LightMyRequestResponse> {
+  return await context.app.inject({ method: 'GET', url: '/auth/session', headers: cookie === undefined ? {} : { cookie } })
+}
+
+async function logout (context: TestContext, cookie?: string, query = ''): Promise<LightMyRequestResponse> {
+  return await context.app.inject({ method: 'POST', url: `/auth/logout${query}`, headers: cookie === undefined ? {} : { cookie } })
+}
+
+async function isAuthenticated (context: TestContext, cookie: string): Promise<boolean> {
+  const response = await sessionOf(context, cookie)
+  expect(response.statusCode).toBe(200)
+  return response.json().authenticated as boolean
+}
+
+/** `name=value` with one character of the value replaced at `index` (by a different one). */
+function withCharChanged (cookie: string, index: number): string {
+  const separator = cookie.indexOf('=')
+  const name = cookie.slice(0, separator)
+  const value = cookie.slice(separator + 1)
+  const replacement = value[index] === 'A' ? 'B' : 'A'
+  return `${name}=${value.slice(0, index)}${replacement}${value.slice(index + 1)}`
+}
+
+function expectClearingCookie (response: LightMyRequestResponse, cookieName: string): void {
+  const cleared = response.cookies.filter((cookie) => cookie.name === cookieName)
+  expect(cleared.length).toBeGreaterThan(0)
+  for (const cookie of cleared) {
+    expect(cookie.value).toBe('')
+    const expired = cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= Date.now())
+    expect(expired).toBe(true)
+  }
+}
+
+describe('GET /auth/session', () => {
+  it('answers 200 {authenticated: false} without a cookie, and sets none', async () => {
+    const context = await setup()
+    const response = await sessionOf(context)
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ authenticated: false })
+    expect(response.headers['set-cookie']).toBeUndefined()
+  })
+
+  it('answers who is logged in and until when, never later than SESSION_MAX_AGE after log-in', async () => {
+    const context = await setup({ env: { SESSION_IDLE_TIMEOUT: '30m', SESSION_MAX_AGE: '2h' } })
+    const before = Date.now()
+    const cookie = await login(context)
+    const after = Date.now()
+    const response = await sessionOf(context, cookie)
+
+    expect(response.statusCode).toBe(200)
+    const body = response.json()
+    const simUser = context.sim.state.userByEmail(DEMO.email)
+    expect(body).toEqual({ authenticated: true, user: { email: DEMO.email, id: simUser?.id }, expiresAt: expect.any(String) })
+    expect(body.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/)
+    const expiresAt = Date.parse(body.expiresAt)
+    expect(expiresAt).toBeGreaterThan(Date.now())
+    expect(expiresAt).toBeLessThanOrEqual(after + 2 * 3_600_000)
+    // Unused for 30 minutes it ends: the idle expiry comes first here.
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 30 * 60_000 - 1_000)
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 30 * 60_000 + 1_000)
+    expect(secretsIn(response.body, context.sim.state.issuedTokens)).toEqual([])
+  })
+
+  it('never reports an expiry past SESSION_MAX_AGE, even when the idle timeout is as long', async () => {
+    const context = await setup({ env: { SESSION_IDLE_TIMEOUT: '1h', SESSION_MAX_AGE: '1h' } })
+    const cookie = await login(context)
+    const after = Date.now()
+    const expiresAt = Date.parse((await sessionOf(context, cookie)).json().expiresAt)
+    expect(expiresAt).toBeGreaterThan(Date.now())
+    expect(expiresAt).toBeLessThanOrEqual(after + 3_600_000)
+  })
+
+  it('treats tampered or garbage cookies as anonymous with 200, never a 5xx, and keeps the real session alive', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    const name = context.config.session.cookieName
+    const value = cookie.slice(name.length + 1)
+    const dot = value.lastIndexOf('.')
+    expect(dot).toBeGreaterThan(0)
+
+    const forgeries = [
+      withCharChanged(cookie, dot + 1), // the signature
+      withCharChanged(cookie, value.length - 2), // the signature, near its end
+      withCharChanged(cookie, 0), // the id
+      withCharChanged(cookie, dot - 1), // the id, near its end
+      `${name}=${value.slice(0, dot)}`, // the id without a signature
+      `${name}=${value.slice(0, dot)}.`, // an empty signature
+      `${name}=${value}${value}`,
+      `${name}=garbage`,
+      `${name}=%E0%A4%A`,
+      `${name}=a.b.c`,
+      `${name}=${'x'.repeat(3000)}`,
+      `${name}=`
+    ]
+    for (const forged of forgeries) {
+      if (forged === cookie) continue
+      const response = await sessionOf(context, forged)
+      expect(response.statusCode, forged).toBe(200)
+      expect(response.json(), forged).toEqual({ authenticated: false })
+      const out = await logout(context, forged)
+      expect(out.statusCode, forged).toBe(204)
+    }
+    // None of the forgeries ended (or reached) the real session.
+    expect(await isAuthenticated(context, cookie)).toBe(true)
+  })
+})
+
+describe('POST /auth/logout', () => {
+  it('answers 204, clears the cookie and ends the session server-side, so a replayed cookie is anonymous', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    expect(await isAuthenticated(context, cookie)).toBe(true)
+
+    const response = await logout(context, cookie)
+    expect(response.statusCode).toBe(204)
+    expect(response.body).toBe('')
+    expectClearingCookie(response, context.config.session.cookieName)
+    const clearing = response.cookies.find((candidate) => candidate.name === context.config.session.cookieName)
+    expect(clearing?.path).toBe('/')
+
+    // The browser would drop the cookie; an attacker who kept a copy replays it.
+    const replay = await sessionOf(context, cookie)
+    expect(replay.statusCode).toBe(200)
+    expect(replay.json()).toEqual({ authenticated: false })
+  })
+
+  it('is idempotent: 204 again without a session and with the old cookie', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    expect((await logout(context, cookie)).statusCode).toBe(204)
+
+    const again = await logout(context, cookie)
+    expect(again.statusCode).toBe(204)
+    expectClearingCookie(again, context.config.session.cookieName)
+    const anonymous = await logout(context)
+    expect(anonymous.statusCode).toBe(204)
+    expectClearingCookie(anonymous, context.config.session.cookieName)
+    const everywhere = await logout(context, undefined, '?scope=all')
+    expect(everywhere.statusCode).toBe(204)
+    expect(await isAuthenticated(context, cookie)).toBe(false)
+  })
+
+  it('ends only the session it was called with by default (and with scope=session)', async () => {
+    const context = await setup()
+    const first = await login(context)
+    const second = await login(context)
+    const third = await login(context)
+    expect((await logout(context, first)).statusCode).toBe(204)
+    expect(await isAuthenticated(context, first)).toBe(false)
+    expect(await isAuthenticated(context, second)).toBe(true)
+    expect((await logout(context, second, '?scope=session')).statusCode).toBe(204)
+    expect(await isAuthenticated(context, second)).toBe(false)
+    expect(await isAuthenticated(context, third)).toBe(true)
+  })
+
+  it('with ?scope=all ends every session of that user, and no one else\'s', async () => {
+    const context = await setup()
+    const laptop = await login(context)
+    const phone = await login(context)
+    const admin = await login(context, ADMIN)
+    expect(laptop).not.toBe(phone)
+    for (const cookie of [laptop, phone, admin]) expect(await isAuthenticated(context, cookie)).toBe(true)
+
+    const response = await logout(context, phone, '?scope=all')
+    expect(response.statusCode).toBe(204)
+    expectClearingCookie(response, context.config.session.cookieName)
+    expect(await isAuthenticated(context, laptop)).toBe(false)
+    expect(await isAuthenticated(context, phone)).toBe(false)
+    const adminSession = await sessionOf(context, admin)
+    expect(adminSession.json()).toMatchObject({ authenticated: true, user: { email: ADMIN.email } })
+
+    // The user can log in again afterwards.
+    const fresh = await login(context)
+    expect(await isAuthenticated(context, fresh)).toBe(true)
+  })
+
+  it('answers 400 for an unknown scope and logs nobody out', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    for (const query of ['?scope=everything', '?scope=', '?scope=ALL', '?scope=all&scope=session']) {
+      const response = await logout(context, cookie, query)
+      expect(response.statusCode, query).toBe(400)
+      expect(response.headers['content-type']).toContain('application/problem+json')
+      expect(response.json().code, query).toBe('validation_failed')
+    }
+    expect(await isAuthenticated(context, cookie)).toBe(true)
+  })
+})
+
+describe('session lifetimes', () => {
+  it('ends a session left unused for longer than SESSION_IDLE_TIMEOUT', async () => {
+    const context = await setup({ env: { SESSION_IDLE_TIMEOUT: '1s', SESSION_MAX_AGE: '1h' } })
+    const cookie = await login(context)
+    const response = await sessionOf(context, cookie)
+    expect(response.json().authenticated).toBe(true)
+    expect(Date.parse(response.json().expiresAt)).toBeLessThanOrEqual(Date.now() + 1_000)
+
+    await sleep(1_600)
+    const later = await sessionOf(context, cookie)
+    expect(later.statusCode).toBe(200)
+    expect(later.json()).toEqual({ authenticated: false })
+  })
+
+  it('keeps a used session past the idle timeout, but ends it at SESSION_MAX_AGE however much it is used', async () => {
+    const context = await setup({ env: { SESSION_IDLE_TIMEOUT: '1s', SESSION_MAX_AGE: '2s' } })
+    const cookie = await login(context)
+    const loggedInAt = Date.now()
+
+    let aliveAfterIdleTimeout = 0
+    for (const at of [400, 800, 1_200, 1_600]) {
+      await sleep(Math.max(0, loggedInAt + at - Date.now()))
+      const elapsed = Date.now() - loggedInAt
+      const response = await sessionOf(context, cookie)
+      // A slow machine may overshoot; only claim "alive" well inside the absolute lifetime.
+      if (elapsed < 1_850) {
+        expect(response.json().authenticated, `after ${elapsed} ms`).toBe(true)
+        expect(Date.parse(response.json().expiresAt)).toBeLessThanOrEqual(loggedInAt + 2_000)
+        if (elapsed > 1_050) aliveAfterIdleTimeout += 1
+      }
+    }
+    // Used every 400 ms, it outlived the 1 s idle timeout...
+    expect(aliveAfterIdleTimeout).toBeGreaterThan(0)
+
+    // ...but the absolute lifetime ends it although it was used well within the idle timeout.
+    await sleep(Math.max(0, loggedInAt + 2_200 - Date.now()))
+    const response = await sessionOf(context, cookie)
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ authenticated: false })
+  })
+})
