@@ -19,7 +19,11 @@ import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import proxyRoutes from './routes/proxy/index.js'
+import { closeRedis, createRedisClient } from './redis.js'
 import { MemorySessionStore } from './session/memory-store.js'
+import { RedisRefreshLock } from './session/redis-refresh-lock.js'
+import { RedisSessionStore } from './session/redis-store.js'
+import type { RefreshLock } from './session/refresh-lock.js'
 import type { SessionStore } from './session/store.js'
 
 export interface BuildAppOptions {
@@ -56,8 +60,17 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })
   await app.register(crossSite, { allowedOrigins: config.security.allowedOrigins })
   await app.register(docs, { cookieName: config.session.cookieName })
+  // With REDIS_URL, sessions, refresh locks and rate-limit counters are shared by all instances.
+  const redis = config.redis === undefined ? undefined : createRedisClient(config.redis.url, app.log)
+  if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
+  let store: SessionStore = new MemorySessionStore({ maxCount: config.session.maxCount })
+  let lock: RefreshLock | undefined
+  if (redis !== undefined && config.redis !== undefined) {
+    store = new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, ownerIndexTtlMs: config.session.maxAgeMs })
+    lock = new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs })
+  }
   await app.register(sessionStore, {
-    store: options.store ?? new MemorySessionStore({ maxCount: config.session.maxCount }),
+    store: options.store ?? store,
     secrets: config.session.secrets,
     idleTimeoutMs: config.session.idleTimeoutMs,
     maxAgeMs: config.session.maxAgeMs
@@ -65,9 +78,13 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(upstreams, { upstreams: config.upstreams })
   await app.register(tokenVault, {
     refreshSkewMs: config.tokens.refreshSkewMs,
-    defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
+    defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,
+    ...(lock === undefined ? {} : { lock })
   })
-  await app.register(authRateLimit, config.security.authRateLimit)
+  await app.register(authRateLimit, {
+    ...config.security.authRateLimit,
+    ...(redis === undefined ? {} : { redis, redisPrefix: `${config.redis?.keyPrefix ?? ''}rate-limit:` })
+  })
 
   await app.register(healthRoutes)
   // Only the routes that use a session pay for reading the cookie.

@@ -34,6 +34,12 @@ export interface Config {
     refreshSkewMs: number
     defaultLifetimeMs: number
   }
+  /** Shared state for several instances; undefined: the in-process store. */
+  redis: {
+    url: string
+    keyPrefix: string
+    refreshLockTtlMs: number
+  } | undefined
   security: {
     allowedOrigins: string[]
     bodyLimit: number
@@ -117,6 +123,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       refreshSkewMs: read('TOKEN_REFRESH_SKEW', parseDuration, 60_000),
       defaultLifetimeMs: read('TOKEN_DEFAULT_LIFETIME', positive(parseDuration), 2 * 86_400_000)
     },
+    redis: readRedis(read),
     security: {
       allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map(parseOrigin), []),
       bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
@@ -129,6 +136,34 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       }
     }
   }
+}
+
+function readRedis (read: <T>(name: string, parse: (value: string) => T, fallback: T) => T): Config['redis'] {
+  const url = read<string | undefined>('REDIS_URL', parseRedisUrl, undefined)
+  if (url === undefined) return undefined
+  return {
+    url,
+    keyPrefix: read('REDIS_KEY_PREFIX', parseKeyPrefix, 'ejento-bff:'),
+    refreshLockTtlMs: read('REFRESH_LOCK_TTL', positive(parseDuration), 15_000)
+  }
+}
+
+function parseRedisUrl (value: string): string {
+  const trimmed = value.trim()
+  let url: URL
+  try {
+    url = new URL(trimmed)
+  } catch {
+    throw new Error('must be a redis:// or rediss:// URL')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must use redis:// or rediss:// (got "${url.protocol}")`)
+  return trimmed
+}
+
+function parseKeyPrefix (value: string): string {
+  const prefix = value.trim()
+  if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(prefix)) throw new Error(`must be 1 to 64 letters, digits or _.:{}- (got "${value}")`)
+  return prefix
 }
 
 function positive (parse: (value: string) => number): (value: string) => number {

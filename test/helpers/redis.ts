@@ -1,0 +1,118 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { Redis } from 'ioredis'
+import { describe } from 'vitest'
+import { onCleanup } from './app.js'
+
+/**
+ * Redis tests run against a real Redis (127.0.0.1:6379, or REDIS_TEST_URL). Without one they
+ * are skipped with a one-line reason, unless REQUIRE_REDIS=1 (set by .ci/run): then they run
+ * and fail, so CI can never pass without them.
+ */
+export const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379'
+const required = process.env.REQUIRE_REDIS === '1'
+
+async function reachable (url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 })
+  probe.on('error', () => {})
+  try {
+    await probe.connect()
+    return (await probe.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    probe.disconnect()
+  }
+}
+
+export const redisAvailable = await reachable(REDIS_URL)
+export const redisServerBinary = spawnSync('redis-server', ['--version']).status === 0
+
+if (!redisAvailable && !required) console.warn(`Redis tests skipped: no Redis answers at ${REDIS_URL} (set REQUIRE_REDIS=1 to make that a failure)`)
+
+/** `describe` for tests that need Redis: skipped without one, unless REQUIRE_REDIS=1. */
+export const describeWithRedis = redisAvailable || required ? describe : describe.skip
+
+/** `describe` for tests that start their own redis-server: skipped without the binary, unless REQUIRE_REDIS=1. */
+export const describeWithRedisServer = (redisServerBinary && redisAvailable) || required ? describe : describe.skip
+
+/** A key prefix no other test uses; its keys are deleted after the test. */
+export function testPrefix (): string {
+  const prefix = `bff-test-${randomBytes(6).toString('hex')}:`
+  onCleanup(async () => { await deleteKeys(REDIS_URL, `${prefix}*`) })
+  return prefix
+}
+
+/** Every key (and its value, as text) under a pattern: what an attacker dumping Redis would see. */
+export async function dumpKeys (url: string, pattern: string): Promise<Array<{ key: string, value: string }>> {
+  const redis = new Redis(url)
+  try {
+    const keys = await scanAll(redis, pattern)
+    const dump: Array<{ key: string, value: string }> = []
+    for (const key of keys) {
+      const type = await redis.type(key)
+      const value = type === 'hash'
+        ? JSON.stringify(await redis.hgetall(key))
+        : type === 'set' ? JSON.stringify(await redis.smembers(key)) : String(await redis.get(key))
+      dump.push({ key, value })
+    }
+    return dump
+  } finally {
+    redis.disconnect()
+  }
+}
+
+async function deleteKeys (url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url)
+  try {
+    const keys = await scanAll(redis, pattern)
+    if (keys.length > 0) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
+  }
+}
+
+async function scanAll (redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = next
+    keys.push(...batch)
+  } while (cursor !== '0')
+  return keys
+}
+
+/** A throwaway redis-server on a free port that a test can stop and start again (an outage). */
+export async function startOwnRedis (): Promise<{ url: string, port: number, stop: () => Promise<void>, start: () => Promise<void> }> {
+  const port = await freePort()
+  let server: ReturnType<typeof spawn> | undefined
+  const start = async (): Promise<void> => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await reachable(`redis://127.0.0.1:${port}`)) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`redis-server on port ${port} did not start`)
+  }
+  const stop = async (): Promise<void> => {
+    const running = server
+    if (running === undefined || running.exitCode !== null) return
+    const exited = new Promise((resolve) => running.once('exit', resolve))
+    running.kill('SIGKILL')
+    await exited
+  }
+  await start()
+  onCleanup(stop)
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
