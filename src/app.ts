@@ -8,7 +8,8 @@ import cacheControl from './plugins/cache-control.js'
 import corsPolicy from './plugins/cors.js'
 import crossSite from './plugins/cross-site.js'
 import docs from './plugins/docs.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendProblem, toProblem } from './plugins/error-handler.js'
+import metrics from './plugins/metrics.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders from './plugins/security-headers.js'
 import session from './plugins/session.js'
@@ -46,8 +47,14 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256 },
-    // Schemas use type unions such as ["integer", "string"] for Ejento ids.
-    ajv: { customOptions: { allowUnionTypes: true } }
+    // Schemas use type unions such as ["integer", "string"] for Ejento ids. Unknown fields are
+    // refused (400), not silently dropped: a client learns its mistake, nothing unexpected goes upstream.
+    ajv: { customOptions: { allowUnionTypes: true, removeAdditional: false } },
+    // Errors raised by the router itself (a malformed escape, an overlong id) are problems too.
+    frameworkErrors: (error, request, reply) => {
+      request.log.info({ code: error.code }, error.message)
+      sendProblem(reply, toProblem(error))
+    }
   })
 
   // Only JSON (and, on the log-in, forms) are read; a text/plain body is a 415, not a string
@@ -60,6 +67,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })
   await app.register(crossSite, { allowedOrigins: config.security.allowedOrigins })
   await app.register(docs, { cookieName: config.session.cookieName })
+  await app.register(metrics)
   // With REDIS_URL, sessions, refresh locks and rate-limit counters are shared by all instances.
   const redis = config.redis === undefined ? undefined : createRedisClient(config.redis.url, app.log)
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })

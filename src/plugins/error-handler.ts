@@ -15,6 +15,7 @@ const FRAMEWORK_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json'],
   FST_ERR_CTP_INVALID_TYPE: [400, 'invalid_body'],
   FST_ERR_BAD_URL: [400, 'bad_url'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'uri_too_long'],
   FST_ERR_ASYNC_CONSTRAINT: [400, 'bad_request']
 }
 
@@ -31,7 +32,10 @@ export default fp(async function errorHandler (app: FastifyInstance) {
       reply.headers(error.headers)
       if (error.endsSession && reply.clearSessionCookie !== undefined && request.headers.cookie !== undefined) reply.clearSessionCookie()
     }
-    if (error instanceof StoreUnavailableError) reply.header('retry-after', '1')
+    if (problem.code === 'store_unavailable') {
+      reply.header('retry-after', '1')
+      request.server.metrics?.storeError()
+    }
     return sendProblem(reply, problem)
   })
 
@@ -40,11 +44,12 @@ export default fp(async function errorHandler (app: FastifyInstance) {
   })
 }, { name: 'error-handler' })
 
-export async function sendProblem (reply: FastifyReply, problem: ProblemBody): Promise<FastifyReply> {
-  return await reply.code(problem.status).type(PROBLEM_TYPE).send(problem)
+export function sendProblem (reply: FastifyReply, problem: ProblemBody): FastifyReply {
+  return reply.code(problem.status).type(PROBLEM_TYPE).send(problem)
 }
 
-function toProblem (error: FastifyError | HttpProblem | StoreUnavailableError): ProblemBody {
+/** The problem an error is answered with. */
+export function toProblem (error: FastifyError | HttpProblem | StoreUnavailableError): ProblemBody {
   if (error instanceof HttpProblem) return error.toJSON()
   if (error instanceof StoreUnavailableError) {
     return problemBody(503, 'store_unavailable', 'The session store is unavailable. Try again shortly.')

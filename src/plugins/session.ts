@@ -67,7 +67,8 @@ export default fp(async function session (app: FastifyInstance, options: Session
   // and any clearing carries the cookie's own attributes; one Set-Cookie per answer at most.
   app.addHook('onSend', async (request, reply, payload) => {
     const record = request.sessionRecord()
-    const sent = request.cookies[options.cookieName]
+    // Cookies are not parsed when an earlier hook refused the request.
+    const sent = request.cookies?.[options.cookieName] as string | undefined
     const resign = record !== undefined && sent !== undefined && request.session.encryptedSessionId !== sent
     const header = reply.getHeader('set-cookie')
     if (header === undefined && !resign) return payload

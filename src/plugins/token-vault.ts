@@ -4,7 +4,6 @@ import { Forwarder } from '../proxy/forwarder.js'
 import { noRefreshLock } from '../session/refresh-lock.js'
 import type { RefreshLock } from '../session/refresh-lock.js'
 import { TokenVault } from '../session/vault.js'
-import type { RefreshOutcome } from '../session/vault.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +16,6 @@ export interface TokenVaultPluginOptions {
   refreshSkewMs: number
   defaultTokenLifetimeMs: number
   lock?: RefreshLock
-  onRefreshOutcome?: (outcome: RefreshOutcome) => void
 }
 
 /** The token vault (refresh, single-flight) and the forwarder that calls upstreams with its tokens. */
@@ -28,8 +26,8 @@ export default fp(async function tokenVault (app: FastifyInstance, options: Toke
     lock: options.lock ?? noRefreshLock,
     refreshSkewMs: options.refreshSkewMs,
     defaultTokenLifetimeMs: options.defaultTokenLifetimeMs,
-    ...(options.onRefreshOutcome === undefined ? {} : { onOutcome: options.onRefreshOutcome })
+    onOutcome: app.metrics.refreshOutcome
   })
   app.decorate('vault', vault)
   app.decorate('forwarder', new Forwarder(app.upstreams, vault))
-}, { name: 'token-vault', dependencies: ['session-store', 'upstreams'] })
+}, { name: 'token-vault', dependencies: ['session-store', 'upstreams', 'metrics'] })

@@ -17,11 +17,12 @@ declare module 'fastify' {
 /** One keep-alive pool per upstream, shared by every route, closed when the app closes. */
 export default fp(async function upstreams (app: FastifyInstance, options: { upstreams: Config['upstreams'] }) {
   const { authUrl, apiUrl, pathProfile, ...clientOptions } = options.upstreams
-  const auth = new UpstreamClient('auth', { baseUrl: authUrl, ...clientOptions })
-  const ejento = new UpstreamClient('ejento', { baseUrl: apiUrl, ...clientOptions })
+  const observe = app.metrics.upstreamCall
+  const auth = new UpstreamClient('auth', { baseUrl: authUrl, ...clientOptions, observe })
+  const ejento = new UpstreamClient('ejento', { baseUrl: apiUrl, ...clientOptions, observe })
   const paths = PATH_PROFILES[pathProfile]
   app.decorate('upstreams', { auth, ejento })
   app.decorate('upstreamPaths', paths)
   app.decorate('authApi', new AuthApi(auth, paths.auth))
   app.addHook('onClose', async () => { await Promise.all([auth.close(), ejento.close()]) })
-}, { name: 'upstreams' })
+}, { name: 'upstreams', dependencies: ['metrics'] })

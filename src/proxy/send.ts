@@ -41,6 +41,9 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
 
   const source = response.body
   const out = new PassThrough()
+  const metrics = reply.server.metrics
+  metrics.streamOpened()
+  out.once('close', () => { metrics.streamClosed() })
   source.on('data', (chunk: Buffer) => {
     if (!out.write(chunk)) source.pause()
   })

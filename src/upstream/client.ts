@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
-import { upstreamFailure } from './errors.js'
+import { isAbort, upstreamFailure } from './errors.js'
 
 export type UpstreamName = 'auth' | 'ejento'
 
@@ -14,6 +14,8 @@ export interface UpstreamClientOptions {
   headersTimeoutMs: number
   bodyTimeoutMs: number
   connections: number
+  /** Told of every call's outcome (an HTTP status or a failure kind) and its time to answer headers. */
+  observe?: (upstream: UpstreamName, outcome: number | string, seconds: number) => void
 }
 
 export interface UpstreamRequest {
@@ -43,11 +45,13 @@ export class UpstreamClient {
   readonly #pool: Pool
   readonly #basePath: string
   readonly #subscriptionKey: string | undefined
+  readonly #observe: UpstreamClientOptions['observe']
 
   constructor (name: UpstreamName, options: UpstreamClientOptions) {
     this.name = name
     this.#basePath = options.baseUrl.pathname === '/' ? '' : options.baseUrl.pathname
     this.#subscriptionKey = options.subscriptionKey
+    this.#observe = options.observe
     this.#pool = new Pool(options.baseUrl.origin, {
       connections: options.connections,
       pipelining: 1,
@@ -70,6 +74,7 @@ export class UpstreamClient {
     }
     if (this.#subscriptionKey !== undefined) headers['ocp-apim-subscription-key'] = this.#subscriptionKey
     if (request.requestId !== undefined) headers['x-request-id'] = request.requestId
+    const started = performance.now()
     try {
       const { statusCode, headers: responseHeaders, body } = await this.#pool.request({
         method: request.method,
@@ -78,9 +83,13 @@ export class UpstreamClient {
         body: request.body ?? null,
         signal: request.signal
       })
+      this.#observe?.(this.name, statusCode, (performance.now() - started) / 1000)
       return { statusCode, headers: responseHeaders, body }
     } catch (error) {
-      throw upstreamFailure(this.label, error)
+      const failure = upstreamFailure(this.label, error)
+      const outcome = isAbort(error) || request.signal?.aborted === true ? 'aborted' : failure.code.replace('upstream_', '')
+      this.#observe?.(this.name, outcome, (performance.now() - started) / 1000)
+      throw failure
     }
   }
 

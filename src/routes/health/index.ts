@@ -18,7 +18,7 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
       return { status: 'ready' }
     } catch (error) {
       request.log.warn({ err: error }, 'not ready: the session store does not answer')
-      return await sendProblem(reply, problemBody(503, 'not_ready', 'The session store does not answer.'))
+      return sendProblem(reply, problemBody(503, 'not_ready', 'The session store does not answer.'))
     }
   })
 }

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+/** Everything the BFF counts. Label values are bounded: route templates, upstream names, outcomes, status codes. */
+export interface Metrics {
+  registry: Registry
+  upstreamCall: (upstream: string, status: number | string, seconds: number) => void
+  refreshOutcome: (outcome: string) => void
+  streamOpened: () => void
+  streamClosed: () => void
+  /** Streams being sent right now (shutdown waits for them). */
+  openStreams: () => number
+  storeError: () => void
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+/** Prometheus metrics at GET /metrics, in a registry of this app's own (several apps can share a process). */
+export default fp(async function metrics (app: FastifyInstance) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'ejento_bff_' })
+
+  const requests = new Histogram({
+    name: 'ejento_bff_http_request_duration_seconds',
+    help: 'Requests answered by the BFF, by route template, method and status, with their duration (for a stream, until it ends).',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry]
+  })
+  const upstreamCalls = new Histogram({
+    name: 'ejento_bff_upstream_request_duration_seconds',
+    help: 'Calls to the Ejento upstreams by upstream and outcome (HTTP status, or unavailable/timeout/invalid), with the time to their answer headers.',
+    labelNames: ['upstream', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry]
+  })
+  const refreshes = new Counter({
+    name: 'ejento_bff_token_refreshes_total',
+    help: 'Token refreshes by outcome: refreshed (upstream gave new tokens), reused (another request or instance had refreshed), refused (session ended), failed (upstream error).',
+    labelNames: ['outcome'] as const,
+    registers: [registry]
+  })
+  const openStreams = new Gauge({
+    name: 'ejento_bff_open_streams',
+    help: 'Answers being streamed to browsers right now.',
+    registers: [registry]
+  })
+  const storeErrors = new Counter({
+    name: 'ejento_bff_session_store_errors_total',
+    help: 'Requests that failed because the session store (Redis) did not answer.',
+    registers: [registry]
+  })
+
+  let streams = 0
+  app.decorate('metrics', {
+    registry,
+    upstreamCall: (upstream, status, seconds) => { upstreamCalls.observe({ upstream, status: String(status) }, seconds) },
+    refreshOutcome: (outcome) => { refreshes.inc({ outcome }) },
+    streamOpened: () => { streams += 1; openStreams.inc() },
+    streamClosed: () => { streams -= 1; openStreams.dec() },
+    openStreams: () => streams,
+    storeError: () => { storeErrors.inc() }
+  } satisfies Metrics)
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template, never the raw URL: ids and tricks must not mint new series.
+    const route = request.routeOptions.url ?? 'unmatched'
+    requests.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+
+  app.get('/metrics', {
+    schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'] }
+  }, async (_request, reply) => {
+    return await reply.type(registry.contentType).send(await registry.metrics())
+  })
+}, { name: 'metrics' })
