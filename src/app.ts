@@ -9,6 +9,7 @@ import corsPolicy from './plugins/cors.js'
 import crossSite from './plugins/cross-site.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendProblem, toProblem } from './plugins/error-handler.js'
+import gracefulClose from './plugins/graceful-close.js'
 import metrics from './plugins/metrics.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders from './plugins/security-headers.js'
@@ -45,7 +46,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     bodyLimit: config.security.bodyLimit,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    return503OnClosing: true,
+    // graceful-close answers requests that arrive while closing, as problem JSON.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
     // Schemas use type unions such as ["integer", "string"] for Ejento ids. Unknown fields are
     // refused (400), not silently dropped: a client learns its mistake, nothing unexpected goes upstream.
@@ -62,6 +64,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   app.removeContentTypeParser('text/plain')
   await app.register(errorHandler)
   await app.register(requestId)
+  await app.register(gracefulClose)
   await app.register(cacheControl)
   await app.register(securityHeaders)
   await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })

@@ -4,20 +4,40 @@ import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config/index.js'
 import type { Config } from './config/index.js'
 
-/** Listens, and closes cleanly on SIGTERM/SIGINT. All building happens in app.ts. */
+/**
+ * Listens, and on SIGTERM/SIGINT closes gracefully: stops accepting, lets open requests and
+ * streams finish within SHUTDOWN_GRACE_PERIOD, cuts what is left, closes the upstream pools and
+ * Redis, and exits 0. All building happens in app.ts.
+ */
 export async function start (config: Config, options: { onClose?: () => Promise<void> } = {}): Promise<FastifyInstance> {
   const app = await buildApp({ config })
   const { onClose } = options
   if (onClose !== undefined) app.addHook('onClose', onClose)
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      app.log.info({ signal }, 'shutting down')
-      app.close().then(() => process.exit(0), (error: unknown) => {
-        app.log.error({ err: error }, 'shutdown failed')
-        process.exit(1)
-      })
+  let closing = false
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      // A second signal: stop waiting.
+      app.server.closeAllConnections()
+      return
+    }
+    closing = true
+    app.log.info({ signal, graceMs: config.shutdownGraceMs, openStreams: app.metrics.openStreams() }, 'shutting down: no new connections; open requests and streams may finish')
+    const cutOff = setTimeout(() => {
+      app.log.warn({ openStreams: app.metrics.openStreams() }, 'grace period over: closing the connections still open')
+      app.server.closeAllConnections()
+    }, config.shutdownGraceMs)
+    cutOff.unref()
+    app.close().then(() => {
+      clearTimeout(cutOff)
+      app.log.info('shut down')
+      process.exit(0)
+    }, (error: unknown) => {
+      app.log.error({ err: error }, 'shutdown failed')
+      process.exit(1)
     })
   }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
   await app.listen({ host: config.host, port: config.port })
   return app
 }

@@ -11,6 +11,8 @@ export interface Config {
   port: number
   logLevel: LogLevel
   trustProxy: boolean | number | string
+  /** On SIGTERM/SIGINT, how long open requests and streams may take to finish before they are cut. */
+  shutdownGraceMs: number
   upstreams: {
     authUrl: URL
     apiUrl: URL
@@ -99,6 +101,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     port: read('PORT', (value) => parseInteger(value, 0, 65_535), 3000),
     logLevel: read('LOG_LEVEL', parseLogLevel, 'info'),
     trustProxy: read('TRUST_PROXY', parseTrustProxy, false),
+    shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', parseDuration, 25_000),
     upstreams: {
       // Demo mode overrides these with the simulator's addresses once it listens.
       authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),
