@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { sendUpstreamJson, sendUpstreamStream } from '../../proxy/send.js'
-import { agentParams, chatThreadBody, errorAnswer, responseBody, upstreamAnswer } from './schemas.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
+import { agentParams, chatThreadBody, responseBody } from './schemas.js'
 
 interface AgentRoute {
   Params: { agentId: string }
   Body: Record<string, unknown> | null | undefined
 }
 
-const errors = { 400: errorAnswer, 401: errorAnswer, 403: errorAnswer, 502: errorAnswer, 504: errorAnswer }
+const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...problemResponses(502, 503, 504) }
 
 /** Chat threads and agent responses on the Ejento API server, with the session's Ejento token. */
 export default async function agentRoutes (app: FastifyInstance): Promise<void> {
@@ -16,6 +17,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
   app.post<AgentRoute>('/agents/:agentId/chat-threads', {
     schema: {
       tags: ['agents'],
+      security: [{ session: [] }],
       summary: 'Create a chat thread with an agent',
       params: agentParams,
       body: chatThreadBody,
@@ -28,6 +30,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
   app.post<AgentRoute>('/agents/:agentId/responses', {
     schema: {
       tags: ['agents'],
+      security: [{ session: [] }],
       summary: 'Ask an agent: JSON, or a server-sent-event stream with Accept: text/event-stream',
       params: agentParams,
       body: responseBody,

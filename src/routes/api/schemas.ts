@@ -63,13 +63,3 @@ export const userUpdateBody = {
   minProperties: 1,
   additionalProperties: false
 } as const
-
-/** Untyped on purpose: Ejento's answers pass through as they are, whatever their shape. */
-export const upstreamAnswer = {
-  description: "Ejento's answer, passed through with its status"
-} as const
-
-/** An error: made by the BFF (RFC 9457 problem details with a stable `code`) or Ejento's own, passed through. */
-export const errorAnswer = {
-  description: 'A BFF problem `{type, title, status, code, detail}` (application/problem+json), or the upstream\'s own error body passed through'
-} as const

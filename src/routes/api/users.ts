@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { sendUpstreamJson } from '../../proxy/send.js'
-import { ownPasswordBody, errorAnswer, upstreamAnswer, userParams, userUpdateBody, usersQuery } from './schemas.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
+import { ownPasswordBody, userParams, userUpdateBody, usersQuery } from './schemas.js'
 
-const errors = { 400: errorAnswer, 401: errorAnswer, 403: errorAnswer, 502: errorAnswer, 504: errorAnswer }
+const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...problemResponses(502, 503, 504) }
 
 /** Users on the authentication server, with the session's auth-app token. */
 export default async function userRoutes (app: FastifyInstance): Promise<void> {
@@ -12,6 +13,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: { skip: number, limit: number } }>('/users', {
     schema: {
       tags: ['users'],
+      security: [{ session: [] }],
       summary: 'List users ({data, count})',
       querystring: usersQuery,
       response: { 200: upstreamAnswer, ...errors }
@@ -25,6 +27,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
   app.patch('/users/me/password', {
     schema: {
       tags: ['users'],
+      security: [{ session: [] }],
       summary: 'Change the logged-in user\'s password',
       body: ownPasswordBody,
       response: { 200: upstreamAnswer, ...errors }
@@ -36,6 +39,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
   app.patch<{ Params: { userId: string } }>('/users/:userId', {
     schema: {
       tags: ['users'],
+      security: [{ session: [] }],
       summary: 'Update any user (global admins only; others get the upstream 403)',
       params: userParams,
       body: userUpdateBody,

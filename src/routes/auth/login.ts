@@ -4,6 +4,7 @@ import { parseTokenAnswer, tokenSubject } from '../../tokens/token-set.js'
 import { withoutSecrets } from '../../upstream/sanitize.js'
 import { loginBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
+import { problemResponses } from '../responses.js'
 
 export interface LoginRouteOptions {
   cookieSecure: boolean
@@ -21,7 +22,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
       tags: ['session'],
       summary: 'Log in (JSON {email, password} or form username/password)',
       body: loginBody,
-      response: { 200: sessionSchema }
+      response: { 200: sessionSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 502, 503, 504) }
     },
     preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))
   }, async (request) => {

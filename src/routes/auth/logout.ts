@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { logoutQuery } from './schemas.js'
+import { problemResponses } from '../responses.js'
 
 /** Ends the session server-side (or every session of the user with `?scope=all`) and clears the cookie. Idempotent. */
 export default async function logoutRoute (app: FastifyInstance): Promise<void> {
@@ -8,7 +9,7 @@ export default async function logoutRoute (app: FastifyInstance): Promise<void> 
       tags: ['session'],
       summary: 'Log out (this session, or every session of the user with ?scope=all)',
       querystring: logoutQuery,
-      response: { 204: { type: 'null', description: 'Logged out (also when there was no session)' } }
+      response: { 204: { type: 'null', description: 'Logged out (also when there was no session)' }, ...problemResponses(400, 403, 503) }
     }
   }, async (request, reply) => {
     const record = request.sessionRecord()

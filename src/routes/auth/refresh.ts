@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { problems } from '../../errors.js'
+import { problemResponses } from '../responses.js'
 
 /** Refreshes both tokens now (shared with any refresh of this session under way). */
 export default async function refreshRoute (app: FastifyInstance): Promise<void> {
@@ -7,7 +8,8 @@ export default async function refreshRoute (app: FastifyInstance): Promise<void>
     schema: {
       tags: ['session'],
       summary: 'Refresh both tokens now',
-      response: { 204: { type: 'null', description: 'Refreshed' } }
+      security: [{ session: [] }],
+      response: { 204: { type: 'null', description: 'Refreshed' }, ...problemResponses(401, 403, 502, 503, 504) }
     }
   }, async (request, reply) => {
     const record = request.sessionRecord()

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sessionSchema } from './schemas.js'
+import { problemResponses } from '../responses.js'
 
 /** Who is logged in, and until when the session lasts unless used again. */
 export default async function sessionRoute (app: FastifyInstance): Promise<void> {
@@ -7,7 +8,7 @@ export default async function sessionRoute (app: FastifyInstance): Promise<void>
     schema: {
       tags: ['session'],
       summary: 'Who is logged in',
-      response: { 200: sessionSchema }
+      response: { 200: sessionSchema, ...problemResponses(503) }
     }
   }, async (request) => {
     const record = request.sessionRecord()

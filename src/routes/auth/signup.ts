@@ -3,6 +3,7 @@ import { problems } from '../../errors.js'
 import { withoutSecrets } from '../../upstream/sanitize.js'
 import { signupBody } from './schemas.js'
 import type { SignupBody } from './schemas.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
 
 /** Creates an account upstream; does not log in. Upstream refusals pass through, minus any secret. */
 export default async function signupRoute (app: FastifyInstance): Promise<void> {
@@ -10,7 +11,8 @@ export default async function signupRoute (app: FastifyInstance): Promise<void> 
     schema: {
       tags: ['session'],
       summary: 'Create an account (does not log in)',
-      body: signupBody
+      body: signupBody,
+      response: { 200: upstreamAnswer, ...problemOrUpstreamResponses(400, 409, 422), ...problemResponses(403, 413, 415, 429, 502, 503, 504) }
     },
     preHandler: app.authRateLimit((request) => (request.body as SignupBody | undefined)?.email)
   }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { problemBody } from '../../errors.js'
 import { sendProblem } from '../../plugins/error-handler.js'
+import { problemResponses } from '../responses.js'
 
 const statusSchema = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } as const
 
@@ -11,7 +12,7 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', {
-    schema: { tags: ['operations'], summary: 'The session store answers', response: { 200: statusSchema } }
+    schema: { tags: ['operations'], summary: 'The session store answers', response: { 200: statusSchema, ...problemResponses(503) } }
   }, async (request, reply) => {
     try {
       await app.sessions.store.ping()

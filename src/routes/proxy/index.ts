@@ -9,6 +9,7 @@ import type { BodyLimits } from '../../proxy/request-body.js'
 import { sendUpstreamStream } from '../../proxy/send.js'
 import type { UpstreamName } from '../../upstream/client.js'
 import { PATH_PROFILES } from '../../upstream/paths.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
 
 const METHODS: Dispatcher.HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
@@ -32,6 +33,8 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
       url: `${prefix}/*`,
       schema: {
         tags: ['passthrough'],
+        security: [{ session: [] }],
+        response: { 200: upstreamAnswer, ...problemOrUpstreamResponses(400, 401, 403, 404, 413), ...problemResponses(502, 503, 504) },
         summary: `Any call on the ${upstream === 'ejento' ? 'Ejento API' : 'authentication'} server, same path and query${upstream === 'auth' ? ' (token-issuing paths refused)' : ''}`
       },
       handler: async (request, reply) => await passthrough(app, request, reply, prefix, upstream, options)
