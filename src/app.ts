@@ -15,6 +15,7 @@ import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders from './plugins/security-headers.js'
 import session from './plugins/session.js'
 import sessionStore from './plugins/session-store.js'
+import staticApp from './plugins/static-app.js'
 import tokenVault from './plugins/token-vault.js'
 import upstreams from './plugins/upstreams.js'
 import apiRoutes from './routes/api/index.js'
@@ -98,6 +99,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   })
 
   await app.register(healthRoutes)
+  await app.register(staticApp, { root: config.staticDir })
   // Only the routes that use a session pay for reading the cookie.
   await app.register(async function sessionRoutes (scope) {
     await scope.register(session, {

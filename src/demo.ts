@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { startSimulator } from './simulator/index.js'
 import { configFromEnvironment, start } from './start.js'
 
@@ -7,6 +9,9 @@ import { configFromEnvironment, start } from './start.js'
  * here, so refreshes happen while you try it.
  */
 const config = configFromEnvironment({ demo: true })
+// The example browser app (web/ beside src/ and dist/), unless STATIC_DIR names another folder.
+const webDir = fileURLToPath(new URL('../web', import.meta.url))
+if (config.staticDir === undefined && existsSync(webDir)) config.staticDir = webDir
 const simulator = await startSimulator({ authTokenTtl: 600, ejentoTokenTtl: 600, streamIntervalMs: 60 })
 config.upstreams.authUrl = new URL(simulator.authUrl)
 config.upstreams.apiUrl = new URL(simulator.apiUrl)
@@ -16,13 +21,14 @@ const address = app.server.address()
 const listening = typeof address === 'object' && address !== null ? address : undefined
 const host = listening === undefined || listening.address === '0.0.0.0' || listening.address === '::' ? '127.0.0.1' : listening.address
 const base = `http://${host.includes(':') ? `[${host}]` : host}:${listening?.port ?? config.port}`
+const page = config.staticDir === undefined ? '' : `Open ${base}/ in a browser: the example chat page (from ${config.staticDir}).\n\n`
 console.log(`
 Ejento BFF demo is running at ${base}
   simulated authentication server: ${simulator.authUrl}
   simulated Ejento API server:     ${simulator.apiUrl}
   demo user: demo@example.com / demo-password    admin: admin@example.com / admin-password
 
-Try it with curl (the cookie jar jar.txt holds only the opaque session id):
+${page}Try it with curl (the cookie jar jar.txt holds only the opaque session id):
   curl -s -c jar.txt -H 'content-type: application/json' -d '{"email":"demo@example.com","password":"demo-password"}' ${base}/auth/login
   curl -s -b jar.txt ${base}/auth/session
   curl -s -b jar.txt -X POST ${base}/api/agents/1/chat-threads

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parseTrustProxy } from './parse.js'
 import type { PathProfileName } from '../upstream/paths.js'
 import { PATH_PROFILES } from '../upstream/paths.js'
@@ -13,6 +15,8 @@ export interface Config {
   trustProxy: boolean | number | string
   /** On SIGTERM/SIGINT, how long open requests and streams may take to finish before they are cut. */
   shutdownGraceMs: number
+  /** A folder whose files (a browser app) are served at `/`; undefined: none. Demo mode serves `web/`. */
+  staticDir: string | undefined
   upstreams: {
     authUrl: URL
     apiUrl: URL
@@ -102,6 +106,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     logLevel: read('LOG_LEVEL', parseLogLevel, 'info'),
     trustProxy: read('TRUST_PROXY', parseTrustProxy, false),
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', parseDuration, 25_000),
+    staticDir: read<string | undefined>('STATIC_DIR', parseDirectory, undefined),
     upstreams: {
       // Demo mode overrides these with the simulator's addresses once it listens.
       authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),
@@ -167,6 +172,18 @@ function parseKeyPrefix (value: string): string {
   const prefix = value.trim()
   if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(prefix)) throw new Error(`must be 1 to 64 letters, digits or _.:{}- (got "${value}")`)
   return prefix
+}
+
+function parseDirectory (value: string): string {
+  const path = resolve(value.trim())
+  let isDirectory: boolean
+  try {
+    isDirectory = statSync(path).isDirectory()
+  } catch {
+    throw new Error(`must be an existing directory (${path} does not exist)`)
+  }
+  if (!isDirectory) throw new Error(`must be a directory (${path} is not one)`)
+  return path
 }
 
 function positive (parse: (value: string) => number): (value: string) => number {

@@ -10,6 +10,11 @@ import { HttpProblem } from '../errors.js'
 export default fp(async function gracefulClose (app: FastifyInstance) {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
+  // A connection that was busy when closing began goes idle when its answer ends; close it
+  // then, or close() would wait for the whole grace period.
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => { app.server.closeIdleConnections() })
+  })
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return
     reply.header('connection', 'close')

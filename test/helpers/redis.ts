@@ -2,8 +2,13 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { describe } from 'vitest'
+import { buildApp } from '../../src/app.js'
+import type { Config } from '../../src/config/index.js'
 import { onCleanup } from './app.js'
 
 /**
@@ -99,7 +104,8 @@ export async function startOwnRedis (): Promise<{ url: string, port: number, sto
   }
   const stop = async (): Promise<void> => {
     const running = server
-    if (running === undefined || running.exitCode !== null) return
+    // A killed process has a signalCode, not an exitCode: without this, a second stop() waits forever.
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return
     const exited = new Promise((resolve) => running.once('exit', resolve))
     running.kill('SIGKILL')
     await exited
@@ -115,4 +121,90 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise((resolve) => server.close(resolve))
   return port
+}
+
+/** One BFF instance listening on a real port (several can share one Redis and one simulator). */
+export interface Instance {
+  app: FastifyInstance
+  url: string
+  config: Config
+  /** Every log line this instance wrote. */
+  logs: string[]
+  /** Closes the instance (idempotent; also done after the test). */
+  close: () => Promise<void>
+}
+
+/**
+ * Builds and starts a listening BFF instance on a random port, closed after the test.
+ * By default waits until /readyz answers 200 (its Redis connection is up).
+ */
+export async function startInstance (config: Config, options: { waitReady?: boolean } = {}): Promise<Instance> {
+  const logs: string[] = []
+  const app = await buildApp({ config, logStream: { write: (line: string) => { logs.push(line) } } })
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= app.close().then(() => {})
+    await closed
+  }
+  onCleanup(close)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const instance = { app, url: `http://127.0.0.1:${port}`, config, logs, close }
+  if (options.waitReady !== false) {
+    await waitUntil(async () => (await call(instance, 'GET', '/readyz')).status === 200, 10_000, `${instance.url}/readyz never answered 200`)
+  }
+  return instance
+}
+
+export interface CallAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: any
+  /** The `name=value` of the session cookie this answer set, '' when it cleared it, undefined when untouched. */
+  cookie: string | undefined
+}
+
+/** A real HTTP call to an instance, carrying the cookie header itself (no Origin, no Sec-Fetch-Site: like curl). */
+export async function call (instance: Pick<Instance, 'url' | 'config'>, method: Dispatcher.HttpMethod, path: string, options: { cookie?: string, json?: unknown, headers?: Record<string, string> } = {}): Promise<CallAnswer> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.cookie !== undefined) headers.cookie = options.cookie
+  if (options.json !== undefined) headers['content-type'] = 'application/json'
+  const answer = await request(instance.url + path, {
+    method,
+    headers,
+    ...(options.json === undefined ? {} : { body: JSON.stringify(options.json) })
+  })
+  const text = await answer.body.text()
+  let json: unknown
+  try { json = JSON.parse(text) } catch { json = undefined }
+  const setCookie = answer.headers['set-cookie']
+  const lines = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie]
+  const ours = lines.filter((line) => line.startsWith(`${instance.config.session.cookieName}=`)).at(-1)
+  const cookie = ours === undefined ? undefined : ours.split(';')[0] as string
+  return {
+    status: answer.statusCode,
+    headers: answer.headers,
+    text,
+    json,
+    cookie: cookie === undefined ? undefined : cookie.endsWith('=') ? '' : cookie
+  }
+}
+
+/** Logs in over HTTP and answers the cookie header to send next. */
+export async function loginOver (instance: Pick<Instance, 'url' | 'config'>, credentials: { email: string, password: string }): Promise<string> {
+  const answer = await call(instance, 'POST', '/auth/login', { json: credentials })
+  if (answer.status !== 200 || answer.cookie === undefined || answer.cookie === '') throw new Error(`log-in failed: ${answer.status} ${answer.text}`)
+  return answer.cookie
+}
+
+/** Polls `check` until it holds; fails with `message` after `timeoutMs`. */
+export async function waitUntil (check: () => Promise<boolean> | boolean, timeoutMs: number, message: string, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${message}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
 }

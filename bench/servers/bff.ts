@@ -1,0 +1,8 @@
+/** The BFF under test, configured from the environment like `npm start`. Prints {"url": ...} when listening. */
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config/index.js'
+
+const app = await buildApp({ config: loadConfig(process.env) })
+const address = await app.listen({ port: 0, host: '127.0.0.1' })
+console.log(JSON.stringify({ url: address }))
+process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })

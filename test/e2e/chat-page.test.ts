@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ask, expectedAnswer, launchChromium, leakedTokens, logIn, openPage, screenshot, startBff } from './browser.js'
+import type { Bff, BrowsingPage } from './browser.js'
+
+// The browser globals the page functions below use (the project compiles without the DOM library).
+interface PageElement { dataset: Record<string, string | undefined>, textContent: string | null, querySelector: (selector: string) => PageElement | null }
+declare const document: { cookie: string, querySelector: (selector: string) => PageElement | null }
+declare const localStorage: Record<string, string>
+declare const sessionStorage: Record<string, string>
+
+/** Chrome reports every 4xx answer on the console; the page's own failures are what matter. */
+function pageProblems (browsing: BrowsingPage): string[] {
+  return browsing.problems.filter((problem) => !problem.includes('Failed to load resource'))
+}
+
+/** What the page itself can see of its cookies and storage. */
+async function pageSecrets (page: Page): Promise<{ cookie: string, storage: string, html: string }> {
+  const { cookie, storage } = await page.evaluate(() => ({
+    cookie: document.cookie,
+    storage: JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } })
+  }))
+  return { cookie, storage, html: await page.content() }
+}
+
+/** No token anywhere the page could reach; the session cookie invisible to its scripts. */
+async function expectNoTokenInPage (bff: Bff, browsing: BrowsingPage): Promise<void> {
+  const { cookie, storage, html } = await pageSecrets(browsing.page)
+  expect(bff.sim.state.issuedTokens.length).toBeGreaterThan(0)
+  expect(cookie).not.toContain(bff.config.session.cookieName)
+  expect(leakedTokens(bff.sim, [cookie, storage, html, ...await browsing.bodies()])).toEqual([])
+}
+
+describe('the example chat page in Chromium', () => {
+  let browser: Browser
+  beforeAll(async () => { browser = await launchChromium() })
+  afterAll(async () => { await browser?.close() })
+
+  it('signs up, logs in, shows who is logged in, picks an agent, creates a thread, streams an answer and logs out', async () => {
+    const bff = await startBff({ sim: { streamIntervalMs: 15 } })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+
+    const served = await page.goto(`${bff.url}/`)
+    expect(served?.status()).toBe(200)
+    expect(served?.headers()['content-type']).toMatch(/^text\/html/)
+    const csp = served?.headers()['content-security-policy'] ?? ''
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).toContain("connect-src 'self'")
+    expect(csp).not.toContain('unsafe-inline')
+    await page.locator('#signed-out').waitFor()
+    expect(await page.locator('#account').isVisible()).toBe(false)
+    await screenshot(page, '01-logged-out')
+
+    // Sign up: the account exists upstream, and the log-in form is ready for it.
+    const email = `e2e-${randomUUID().slice(0, 8)}@example.com`
+    await page.locator('#signup-name').fill('Page Tester')
+    await page.locator('#signup-email').fill(email)
+    await page.locator('#signup-password').fill('page-password-1')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.locator('#notice').filter({ hasText: `Account created for ${email}` }).waitFor()
+    expect(bff.sim.state.userByEmail(email)?.full_name).toBe('Page Tester')
+    expect(await page.locator('#login-email').inputValue()).toBe(email)
+    await screenshot(page, '02-signed-up')
+
+    // A wrong password: the BFF's problem detail is shown, nobody is logged in.
+    await page.locator('#login-password').fill('not-the-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.locator('#error:visible').waitFor()
+    expect(await page.locator('#error').innerText()).toMatch(/password/i)
+    expect(await page.locator('#signed-in').isVisible()).toBe(false)
+
+    await logIn(page, email, 'page-password-1')
+    expect(await page.locator('#who').innerText()).toBe(`Signed in as ${email}`)
+    expect(await page.locator('#error').isVisible()).toBe(false)
+    await screenshot(page, '03-logged-in')
+
+    // The agents come from /proxy/ejento/api/agents; pick the second one.
+    expect(await page.locator('#agent option').allInnerTexts()).toEqual(['Demo Agent', 'Support Agent'])
+    await page.locator('#agent').selectOption({ label: 'Support Agent' })
+    await page.locator('#agent-description').filter({ hasText: 'A second agent' }).waitFor()
+    await page.getByRole('button', { name: 'New conversation' }).click()
+    await page.locator('#thread').filter({ hasText: 'Conversation #1' }).waitFor()
+    expect(bff.sim.requestsTo('api', /^\/api\/agent\/2\/chat-thread$/)).toHaveLength(1)
+    await screenshot(page, '04-thread')
+
+    const question = 'What is Ejento?'
+    expect(await ask(page, question)).toBe(expectedAnswer(question, 'Support Agent'))
+    const asked = bff.sim.requestsTo('api', /^\/api\/agent\/2\/response$/)
+    expect(asked).toHaveLength(1)
+    expect(asked[0]?.headers.accept).toContain('text/event-stream')
+    expect(JSON.parse(asked[0]?.body.toString() ?? '{}')).toEqual({ user_query: question, chat_thread_id: 1 })
+    expect(await page.locator('#messages .question .text').innerText()).toBe(question)
+    await screenshot(page, '05-answer')
+
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.locator('#signed-out').waitFor()
+    await page.locator('#notice').filter({ hasText: 'You are logged out.' }).waitFor()
+    expect(await page.locator('#account').isVisible()).toBe(false)
+    expect(await page.locator('#messages li').count()).toBe(0)
+    await screenshot(page, '06-logged-out-again')
+
+    await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('keeps the session across a reload, in an HttpOnly cookie that scripts cannot read; after log-out a reload stays logged out', async () => {
+    const bff = await startBff()
+    const browsing = await openPage(browser)
+    const { page, context } = browsing
+    await page.goto(`${bff.url}/`)
+    await logIn(page)
+
+    const cookies = await context.cookies(bff.url)
+    const session = cookies.find((cookie) => cookie.name === bff.config.session.cookieName)
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' })
+    expect(await page.evaluate(() => document.cookie)).not.toContain(bff.config.session.cookieName)
+
+    await page.reload()
+    await page.locator('#who').filter({ hasText: 'demo@example.com' }).waitFor()
+    await page.locator('#agent option').first().waitFor({ state: 'attached' })
+    // Still the same session: the page works on without logging in again.
+    expect(await ask(page, 'Still there?')).toBe(expectedAnswer('Still there?'))
+    expect(bff.sim.requestsTo('auth', /^\/api\/login\//)).toHaveLength(1)
+
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.locator('#signed-out').waitFor()
+    expect((await context.cookies(bff.url)).some((cookie) => cookie.name === bff.config.session.cookieName)).toBe(false)
+    await page.reload()
+    await page.locator('#signed-out').waitFor()
+    expect(await page.locator('#signed-in').isVisible()).toBe(false)
+    expect(await page.locator('#account').isVisible()).toBe(false)
+    expect(await page.evaluate(async () => await (await fetch('/auth/session', { credentials: 'include' })).json())).toEqual({ authenticated: false })
+
+    await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('hides tokens that expire in the middle of a conversation: the next question just works', async () => {
+    const bff = await startBff()
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    await page.goto(`${bff.url}/`)
+    await logIn(page)
+
+    expect(await ask(page, 'First question?')).toBe(expectedAnswer('First question?'))
+    const issuedBefore = bff.sim.state.issuedTokens.length
+    bff.sim.expireTokens('ejento')
+
+    expect(await ask(page, 'Second question?')).toBe(expectedAnswer('Second question?'))
+    // Ejento refused the old token, the BFF refreshed both and retried; the page saw none of it.
+    expect(bff.sim.counter('ejento_token_rejected')).toBeGreaterThanOrEqual(1)
+    expect(bff.sim.requestsTo('auth', /refresh-access-token/)).toHaveLength(1)
+    expect(bff.sim.state.issuedTokens.length).toBe(issuedBefore + 2)
+    expect(await page.locator('#error').isVisible()).toBe(false)
+    expect(await page.locator('#messages .answer[data-state="done"]').count()).toBe(2)
+    expect(await page.locator('#thread').innerText()).toBe('Conversation #1')
+    await screenshot(page, '07-after-token-expiry')
+
+    await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('shows the answer progressively: its text grows event by event before the stream ends', async () => {
+    const bff = await startBff({ sim: { streamIntervalMs: 80 } })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    await page.goto(`${bff.url}/`)
+    await logIn(page)
+
+    const question = 'How does streaming look?'
+    await page.locator('#question').fill(question)
+    await page.getByRole('button', { name: 'Send' }).click()
+
+    // Watch the answer as a person would, recording each length it shows while streaming.
+    const seen: Array<{ length: number, at: number }> = []
+    let final: { state: string | undefined, text: string } | undefined
+    let midStreamShot = false
+    const deadline = Date.now() + 15_000
+    while (Date.now() < deadline) {
+      const now = await page.evaluate(() => {
+        const answer = document.querySelector('#messages .answer')
+        return { state: answer?.dataset.state, text: answer?.querySelector('.text')?.textContent ?? '' }
+      })
+      if (now.state === 'done' || now.state === 'error') {
+        final = now
+        break
+      }
+      if (now.state === 'streaming' && now.text.length > 0 && now.text.length !== seen.at(-1)?.length) {
+        seen.push({ length: now.text.length, at: Date.now() })
+        if (!midStreamShot && seen.length >= 4) {
+          midStreamShot = true
+          await screenshot(page, '05-streaming')
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 15))
+    }
+
+    expect(final).toEqual({ state: 'done', text: expectedAnswer(question) })
+    const lengths = seen.map((entry) => entry.length)
+    expect(lengths.length).toBeGreaterThanOrEqual(5)
+    // Growing only, and always short of the whole answer while the stream was open.
+    for (let i = 1; i < lengths.length; i++) expect(lengths[i]).toBeGreaterThan(lengths[i - 1] ?? 0)
+    expect(Math.max(...lengths)).toBeLessThan(expectedAnswer(question).length)
+    // The first words were on screen before Ejento even sent its last event.
+    const upstream = bff.sim.requestsTo('api', /\/response$/)[0]
+    const endAt = upstream?.events.find((event) => event.event === 'end')?.at ?? 0
+    expect(seen[0]?.at ?? Infinity).toBeLessThan(endAt)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+})

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto'
+import { expect, it } from 'vitest'
+import { startSimulator } from '../src/simulator/index.js'
+import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
+import { ADMIN, DEMO, onCleanup, testConfig } from './helpers/app.js'
+import { REDIS_URL, call, describeWithRedis, loginOver, startInstance, testPrefix } from './helpers/redis.js'
+import type { Instance } from './helpers/redis.js'
+
+interface Cluster {
+  sim: Simulator
+  a: Instance
+  b: Instance
+  /** Another instance on the same Redis prefix, simulator and secret (a restart, a scale-out). */
+  another: () => Promise<Instance>
+}
+
+/** One simulator, one Redis prefix, one secret, two listening BFF instances. */
+async function cluster (options: { sim?: SimulatorOptions, env?: Record<string, string> } = {}): Promise<Cluster> {
+  const sim = await startSimulator(options.sim)
+  onCleanup(sim.close)
+  const env = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: testPrefix(),
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    ...options.env
+  }
+  const another = async (): Promise<Instance> => await startInstance(testConfig(sim, env))
+  return { sim, a: await another(), b: await another(), another }
+}
+
+const CHAT_THREADS = '/api/agents/1/chat-threads'
+
+describeWithRedis('several BFF instances sharing one Redis', () => {
+  it('a session made on instance A works on instance B (session and API call)', async () => {
+    const { a, b, sim } = await cluster()
+    const cookie = await loginOver(a, DEMO)
+
+    const session = await call(b, 'GET', '/auth/session', { cookie })
+    expect(session.status).toBe(200)
+    expect(session.json).toMatchObject({ authenticated: true, user: { email: DEMO.email } })
+
+    const thread = await call(b, 'POST', CHAT_THREADS, { cookie })
+    expect(thread.status).toBe(201)
+    expect(thread.json).toMatchObject({ success: true, data: { id: expect.anything() } })
+    expect(sim.counter('chat_thread')).toBe(1)
+    expect(sim.counter('login')).toBe(1)
+  })
+
+  it('40 concurrent requests over A and B on an expired Ejento token: 40 successes and exactly 1 upstream refresh (strict rotation)', async () => {
+    const { a, b, sim } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 100 } })
+    const cookie = await loginOver(a, DEMO)
+    sim.expireTokens('ejento')
+
+    const answers = await Promise.all(Array.from({ length: 40 }, async (_, index) =>
+      await call(index % 2 === 0 ? a : b, 'POST', CHAT_THREADS, { cookie })))
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(40).fill(201))
+    expect(sim.counter('refresh')).toBe(1)
+    expect(sim.counter('refresh_refused')).toBe(0)
+    expect(sim.counter('chat_thread')).toBe(40)
+    // One instance refreshed; the other waited on the shared lock and reused the stored tokens.
+    const outcomes = (instance: Instance, outcome: string): number => instance.logs.filter((line) => line.includes(`"refresh":"${outcome}"`)).length
+    expect(outcomes(a, 'refreshed') + outcomes(b, 'refreshed')).toBe(1)
+    const refresher = outcomes(a, 'refreshed') === 1 ? a : b
+    const other = refresher === a ? b : a
+    expect(outcomes(other, 'refreshed')).toBe(0)
+    expect(outcomes(other, 'reused')).toBeGreaterThanOrEqual(1)
+    expect(outcomes(a, 'refused') + outcomes(b, 'refused') + outcomes(a, 'failed') + outcomes(b, 'failed')).toBe(0)
+    // The session still works on both afterwards, with no further refresh.
+    expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+    expect((await call(b, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+    expect(sim.counter('refresh')).toBe(1)
+  })
+
+  it('an instance restart keeps sessions: a new instance on the same prefix accepts the old cookie', async () => {
+    const { a, another } = await cluster()
+    const cookie = await loginOver(a, DEMO)
+    expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+
+    await a.close()
+    const restarted = await another()
+    const session = await call(restarted, 'GET', '/auth/session', { cookie })
+    expect(session.json).toMatchObject({ authenticated: true, user: { email: DEMO.email } })
+    expect((await call(restarted, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+  })
+
+  it('a log-out on A refuses the cookie on B at once', async () => {
+    const { a, b } = await cluster()
+    const cookie = await loginOver(a, DEMO)
+    expect((await call(b, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+
+    const logout = await call(a, 'POST', '/auth/logout', { cookie })
+    expect(logout.status).toBe(204)
+
+    const after = await call(b, 'POST', CHAT_THREADS, { cookie })
+    expect(after.status).toBe(401)
+    expect(after.json).toMatchObject({ code: 'not_authenticated' })
+    expect((await call(b, 'GET', '/auth/session', { cookie })).json).toEqual({ authenticated: false })
+  })
+
+  it('"log out everywhere" on A ends the user\'s sessions made on A and on B, not another user\'s', async () => {
+    const { a, b } = await cluster()
+    const onA = await loginOver(a, DEMO)
+    const onB = await loginOver(b, DEMO)
+    const admin = await loginOver(b, ADMIN)
+    for (const cookie of [onA, onB, admin]) {
+      expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+    }
+
+    const logout = await call(a, 'POST', '/auth/logout?scope=all', { cookie: onA })
+    expect(logout.status).toBe(204)
+
+    for (const [name, cookie] of [['made on A', onA], ['made on B', onB]] as const) {
+      for (const instance of [a, b]) {
+        const answer = await call(instance, 'POST', CHAT_THREADS, { cookie })
+        expect(answer.status, `${name}, called on ${instance.url}`).toBe(401)
+        expect(answer.json).toMatchObject({ code: 'not_authenticated' })
+      }
+    }
+    for (const instance of [a, b]) {
+      expect((await call(instance, 'POST', CHAT_THREADS, { cookie: admin })).status).toBe(201)
+      expect((await call(instance, 'GET', '/auth/session', { cookie: admin })).json).toMatchObject({ authenticated: true, user: { email: ADMIN.email } })
+    }
+  })
+
+  it('rate limits are shared: 2 failed log-ins on A and 2 on B, the 4th is 429', async () => {
+    const { a, b, sim } = await cluster({ env: { AUTH_RATE_LIMIT_PER_IP: '3', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000' } })
+    const wrong = { email: DEMO.email, password: 'not-the-password' }
+    const statuses: number[] = []
+    for (const instance of [a, a, b, b]) {
+      statuses.push((await call(instance, 'POST', '/auth/login', { json: wrong })).status)
+    }
+    expect(statuses).toEqual([401, 401, 401, 429])
+
+    const limited = await call(a, 'POST', '/auth/login', { json: DEMO })
+    expect(limited.status).toBe(429)
+    expect(limited.json).toMatchObject({ code: 'rate_limited' })
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    // The limited attempts never reached upstream.
+    expect(sim.counter('login_failed')).toBe(3)
+    expect(sim.counter('login')).toBe(0)
+  })
+})
