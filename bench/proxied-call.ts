@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { startServer } from './lib/processes.js'
+import { loginCookie, untilReady } from './lib/session.js'
 import type { Started } from './lib/processes.js'
 import { wrk } from './lib/wrk.js'
 import type { LoadResult } from './lib/wrk.js'
@@ -41,13 +42,13 @@ export async function proxiedCall (): Promise<ProxiedCallResults> {
     await proxy.stop()
 
     const memory = await startServer('bench/servers/bff.ts', bffEnv)
-    rows.push({ target: '(c) BFF, in-process store', ...await measure(`${memory.url}/api/agents/1/chat-threads`, { cookie: await login(memory) }) })
+    rows.push({ target: '(c) BFF, in-process store', ...await measure(`${memory.url}/api/agents/1/chat-threads`, { cookie: await loginCookie(memory.url) }) })
     await memory.stop()
 
     const prefix = `bench-${randomBytes(4).toString('hex')}:`
     const redis = await startServer('bench/servers/bff.ts', { ...bffEnv, REDIS_URL, REDIS_KEY_PREFIX: prefix })
-    await untilReady(redis)
-    const cookie = await login(redis)
+    await untilReady(redis.url)
+    const cookie = await loginCookie(redis.url)
     rows.push({ target: '(d) BFF, Redis store', ...await measure(`${redis.url}/api/agents/1/chat-threads`, { cookie }) })
     const redisPerRequest = await redisRoundTrips(redis, cookie, prefix)
     await redis.stop()
@@ -61,29 +62,6 @@ export async function proxiedCall (): Promise<ProxiedCallResults> {
 async function measure (url: string, headers: { cookie?: string, authorization?: string }): Promise<LoadResult> {
   await wrk(url, { seconds: 3, connections: CONNECTIONS, ...headers })
   return await wrk(url, { seconds: SECONDS, connections: CONNECTIONS, ...headers })
-}
-
-async function login (server: Started): Promise<string> {
-  const response = await request(`${server.url}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'bench@example.com', password: 'bench-password' })
-  })
-  await response.body.dump()
-  const setCookie = response.headers['set-cookie']
-  const cookie = (Array.isArray(setCookie) ? setCookie.at(-1) : setCookie)?.split(';')[0]
-  if (response.statusCode !== 200 || cookie === undefined) throw new Error(`bench log-in failed: ${response.statusCode}`)
-  return cookie
-}
-
-async function untilReady (server: Started): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const response = await request(`${server.url}/readyz`)
-    await response.body.dump()
-    if (response.statusCode === 200) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error('the Redis-backed BFF never became ready')
 }
 
 /** Counts the Redis commands one proxied request costs, in steady state, with MONITOR. */

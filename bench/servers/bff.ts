@@ -6,3 +6,5 @@ const app = await buildApp({ config: loadConfig(process.env) })
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 console.log(JSON.stringify({ url: address }))
 process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+// Benchmarks measure memory after a full collection: SIGUSR2 runs one (with --expose-gc).
+process.on('SIGUSR2', () => { (globalThis as { gc?: () => void }).gc?.() })

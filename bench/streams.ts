@@ -1,0 +1,136 @@
+/**
+ * Streams: time to first event and per-event delay added by the BFF against the upstream
+ * directly; then 1,000 concurrent open streams through the BFF: memory and CPU while open,
+ * and memory once they have ended.
+ * Run alone: node --import tsx bench/streams.ts
+ */
+import { randomBytes } from 'node:crypto'
+import { Pool } from 'undici'
+import { processUsage, startServer } from './lib/processes.js'
+import { loginCookie, metric } from './lib/session.js'
+import { percentile, timeStream } from './lib/sse.js'
+
+const SEQUENTIAL = Number(process.env.BENCH_STREAMS ?? 100)
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT_STREAMS ?? 1000)
+const body = JSON.stringify({ user_query: 'How fast is this?', chat_thread_id: 1 })
+
+export interface StreamResults {
+  direct: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
+  bff: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
+  concurrent: {
+    streams: number
+    completed: number
+    heapBeforeMiB: number
+    heapOpenMiB: number
+    heapAfterMiB: number
+    rssBeforeMiB: number
+    rssOpenMiB: number
+    rssAfterMiB: number
+    cpuWhileOpenPercent: number
+    openStreamsGauge: number
+  }
+}
+
+export async function streams (): Promise<StreamResults> {
+  const fast = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '20', STREAM_INTERVAL_MS: '10' })
+  const slow = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '15', STREAM_INTERVAL_MS: '1000' })
+  const env = (upstream: string): Record<string, string> => ({
+    EJENTO_AUTH_URL: upstream,
+    EJENTO_API_URL: upstream,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    COOKIE_SECURE: 'false',
+    LOG_LEVEL: 'warn',
+    UPSTREAM_CONNECTIONS: String(CONCURRENT + 100)
+  })
+  try {
+    const direct = await timeMany(`${fast.url}/api/agent/1/response`, { authorization: 'Bearer bench' })
+    const bff = await startServer('bench/servers/bff.ts', env(fast.url))
+    const cookie = await loginCookie(bff.url)
+    const through = await timeMany(`${bff.url}/api/agents/1/responses`, { cookie })
+    await bff.stop()
+
+    const concurrent = await openMany(await startServer('bench/servers/bff.ts', env(slow.url), ['--expose-gc']))
+    return { direct, bff: through, concurrent }
+  } finally {
+    await fast.stop()
+    await slow.stop()
+  }
+}
+
+async function timeMany (url: string, headers: Record<string, string>): Promise<StreamResults['direct']> {
+  for (let warm = 0; warm < 10; warm++) await timeStream(url, headers, body)
+  const firsts: number[] = []
+  const delays: number[] = []
+  for (let index = 0; index < SEQUENTIAL; index++) {
+    const timing = await timeStream(url, headers, body)
+    firsts.push(timing.firstEventMs)
+    delays.push(...timing.eventDelaysMs)
+  }
+  return { firstEventP50Ms: round(percentile(firsts, 50)), eventDelayP50Ms: round(percentile(delays, 50)), eventDelayP99Ms: round(percentile(delays, 99)) }
+}
+
+async function openMany (bff: Awaited<ReturnType<typeof startServer>>): Promise<StreamResults['concurrent']> {
+  const pid = bff.child.pid as number
+  const cookie = await loginCookie(bff.url)
+  const pool = new Pool(bff.url, { connections: CONCURRENT, headersTimeout: 60_000, bodyTimeout: 60_000 })
+  try {
+    // Warm up (JIT, pools), then a full collection: the baseline.
+    await Promise.all(Array.from({ length: 50 }, async () => { await timeStream(`${bff.url}/api/agents/1/responses`, { cookie }, body, pool) }))
+    const heap = async (): Promise<number> => {
+      bff.child.kill('SIGUSR2')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      return await metric(bff.url, 'ejento_bff_nodejs_heap_size_used_bytes') / 1024 / 1024
+    }
+    const heapBeforeMiB = await heap()
+    const rssBeforeMiB = (await processUsage(pid)).rssBytes / 1024 / 1024
+
+    const seen = { firstEvents: 0 }
+    const all = Array.from({ length: CONCURRENT }, async () => {
+      const response = await pool.request({ method: 'POST', path: '/api/agents/1/responses', headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' }, body })
+      let counted = false
+      for await (const chunk of response.body) {
+        if (!counted && (chunk as Buffer).length > 0) {
+          counted = true
+          seen.firstEvents += 1
+        }
+      }
+      return response.statusCode
+    })
+    const deadline = Date.now() + 30_000
+    while (seen.firstEvents < CONCURRENT && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    const openStreamsGauge = await metric(bff.url, 'ejento_bff_open_streams')
+    const cpuStart = await processUsage(pid)
+    const wallStart = performance.now()
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    const cpuEnd = await processUsage(pid)
+    const cpuWhileOpenPercent = (cpuEnd.cpuSeconds - cpuStart.cpuSeconds) / ((performance.now() - wallStart) / 1000) * 100
+    const heapOpenMiB = await metric(bff.url, 'ejento_bff_nodejs_heap_size_used_bytes') / 1024 / 1024
+    const rssOpenMiB = cpuEnd.rssBytes / 1024 / 1024
+
+    const statuses = await Promise.all(all)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const heapAfterMiB = await heap()
+    const rssAfterMiB = (await processUsage(pid)).rssBytes / 1024 / 1024
+    return {
+      streams: CONCURRENT,
+      completed: statuses.filter((status) => status === 200).length,
+      heapBeforeMiB: round(heapBeforeMiB),
+      heapOpenMiB: round(heapOpenMiB),
+      heapAfterMiB: round(heapAfterMiB),
+      rssBeforeMiB: round(rssBeforeMiB),
+      rssOpenMiB: round(rssOpenMiB),
+      rssAfterMiB: round(rssAfterMiB),
+      cpuWhileOpenPercent: round(cpuWhileOpenPercent),
+      openStreamsGauge
+    }
+  } finally {
+    await pool.close()
+    await bff.stop()
+  }
+}
+
+const round = (value: number): number => Math.round(value * 100) / 100
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await streams(), null, 2))
+}
