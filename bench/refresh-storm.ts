@@ -20,7 +20,7 @@ export interface StormResults {
 
 export async function refreshStorm (): Promise<StormResults> {
   const sim = await startSimulator({ strictRotation: true })
-  const bff = await startServer('bench/servers/bff.ts', {
+  const bff = await startServer('bench/servers/bff.mjs', {
     EJENTO_AUTH_URL: sim.authUrl,
     EJENTO_API_URL: sim.apiUrl,
     SESSION_SECRET: randomBytes(32).toString('base64url'),

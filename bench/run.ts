@@ -1,7 +1,8 @@
 /**
  * npm run bench: every benchmark in one run on this machine, one table at the end, and the
- * raw figures in bench/results/ (git-ignored). Needs wrk (apt-get install wrk) and Redis on
- * 127.0.0.1:6379 (BENCH_REDIS_URL). BENCH_SOAK_MINUTES=0 skips the 10-minute soak.
+ * raw figures in bench/results/ (git-ignored). Builds dist/ first (the BFF runs compiled).
+ * Needs wrk (apt-get install wrk) and Redis on 127.0.0.1:6379 (BENCH_REDIS_URL).
+ * BENCH_SOAK_MINUTES=0 skips the 10-minute soak.
  */
 import { execFile } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -19,6 +20,9 @@ if (!await hasWrk()) {
   console.error('bench: wrk is needed (apt-get install -y wrk)')
   process.exit(1)
 }
+
+// The BFF under test runs compiled, as in production.
+await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT })
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node.js ${process.version}`
 console.log(`Benchmarks on ${machine}\n`)

@@ -27,7 +27,7 @@ export interface SoakResults {
 
 export async function soak (): Promise<SoakResults> {
   const upstream = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '10', STREAM_INTERVAL_MS: '20' })
-  const bff = await startServer('bench/servers/bff.ts', {
+  const bff = await startServer('bench/servers/bff.mjs', {
     EJENTO_AUTH_URL: upstream.url,
     EJENTO_API_URL: upstream.url,
     SESSION_SECRET: randomBytes(32).toString('base64url'),

@@ -44,12 +44,12 @@ export async function streams (): Promise<StreamResults> {
   })
   try {
     const direct = await timeMany(`${fast.url}/api/agent/1/response`, { authorization: 'Bearer bench' })
-    const bff = await startServer('bench/servers/bff.ts', env(fast.url))
+    const bff = await startServer('bench/servers/bff.mjs', env(fast.url))
     const cookie = await loginCookie(bff.url)
     const through = await timeMany(`${bff.url}/api/agents/1/responses`, { cookie })
     await bff.stop()
 
-    const concurrent = await openMany(await startServer('bench/servers/bff.ts', env(slow.url), ['--expose-gc']))
+    const concurrent = await openMany(await startServer('bench/servers/bff.mjs', env(slow.url), ['--expose-gc']))
     return { direct, bff: through, concurrent }
   } finally {
     await fast.stop()

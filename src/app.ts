@@ -110,7 +110,6 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     await scope.register(authRoutes, {
       prefix: '/auth',
       cookieSecure: config.session.cookieSecure,
-      maxAgeMs: config.session.maxAgeMs,
       defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
     })
     await scope.register(apiRoutes, { prefix: '/api' })

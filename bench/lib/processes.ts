@@ -12,7 +12,9 @@ export interface Started {
 
 /** Starts a bench server script in its own Node.js process and waits for its {"url"} line. */
 export async function startServer (script: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Started> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', resolvePath(ROOT, script)], {
+  // TypeScript sources run through tsx; the BFF itself runs compiled (bff.mjs imports dist/).
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, resolvePath(ROOT, script)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'inherit']

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
@@ -37,9 +38,9 @@ export class Forwarder {
   }
 
   async call (request: FastifyRequest, reply: FastifyReply, call: ForwardCall): Promise<UpstreamResponse> {
-    const record = request.sessionRecord()
-    if (record === undefined) throw problems.notAuthenticated()
-    const sessionId = request.session.sessionId
+    const session = request.session
+    if (session === undefined) throw problems.notAuthenticated()
+    const sessionId = session.id
     const client = this.#upstreams[call.upstream]
     const signal = abortWhenClientLeaves(reply)
 
@@ -60,7 +61,7 @@ export class Forwarder {
       }
     }
 
-    const tokens = await this.#vault.usable({ sessionId, tokens: record.tokens }, request.id, request.log)
+    const tokens = await this.#vault.usable({ sessionId, tokens: session.record.tokens }, request.id, request.log)
     const response = await send(tokens)
     if (response.statusCode !== 401 && response.statusCode !== 403) return response
 
@@ -82,13 +83,23 @@ function bodyOf (body: ForwardBody): Buffer | Readable | null {
   }
 }
 
-function abortWhenClientLeaves (reply: FastifyReply): AbortSignal {
-  const controller = new AbortController()
+/**
+ * An abort signal for undici that fires when the browser goes away before its answer is done.
+ * An EventEmitter rather than an AbortController: undici takes either, and an AbortController
+ * (an EventTarget) costs several times more to create, on every proxied request.
+ */
+function abortWhenClientLeaves (reply: FastifyReply): ClientSignal {
+  const signal = new EventEmitter() as ClientSignal
+  signal.aborted = false
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort()
+    if (reply.raw.writableFinished) return
+    signal.aborted = true
+    signal.emit('abort')
   })
-  return controller.signal
+  return signal
 }
+
+type ClientSignal = EventEmitter & { aborted: boolean }
 
 async function readSmall (response: UpstreamResponse): Promise<Buffer> {
   const chunks: Buffer[] = []

@@ -15,18 +15,6 @@ export interface SessionRecord {
   createdAt: number
 }
 
-declare module 'fastify' {
-  interface Session {
-    user?: SessionUser
-    tokens?: TokenSet
-    createdAt?: number
-    /** The stored record's version; set by the store adapter, compared on every write. */
-    version?: number
-    /** When the store will forget the session unless it is used again. */
-    storedExpiresAt?: number
-  }
-}
-
 /** The sessions of one user share an owner key, so that they can all be ended at once. */
 export function ownerOf (user: SessionUser): string {
   return user.id ?? `email:${user.email.toLowerCase()}`

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { EventEmitter } from 'node:events'
 import type { Readable } from 'node:stream'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
@@ -25,7 +26,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string | string[] | undefined>
   body?: string | Buffer | Readable | null
   requestId?: string
-  signal?: AbortSignal
+  /** Aborts the call when it emits 'abort' (an AbortSignal or an EventEmitter). */
+  signal?: AbortSignal | (EventEmitter & { aborted: boolean })
 }
 
 export interface UpstreamResponse {

@@ -12,8 +12,8 @@ export default async function authRoutes (app: FastifyInstance, options: LoginRo
   // curl -d sends a form; the log-in accepts it besides JSON.
   await app.register(formBody)
   await app.register(signupRoute)
-  const { cookieSecure, maxAgeMs, defaultTokenLifetimeMs } = options
-  await app.register(loginRoute, { cookieSecure, maxAgeMs, defaultTokenLifetimeMs })
+  const { cookieSecure, defaultTokenLifetimeMs } = options
+  await app.register(loginRoute, { cookieSecure, defaultTokenLifetimeMs })
   await app.register(logoutRoute)
   await app.register(sessionRoute)
   await app.register(refreshRoute)

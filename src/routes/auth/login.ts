@@ -8,7 +8,6 @@ import { problemResponses } from '../responses.js'
 
 export interface LoginRouteOptions {
   cookieSecure: boolean
-  maxAgeMs: number
   defaultTokenLifetimeMs: number
 }
 
@@ -25,7 +24,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
       response: { 200: sessionSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 502, 503, 504) }
     },
     preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))
-  }, async (request) => {
+  }, async (request, reply) => {
     if (options.cookieSecure && request.protocol !== 'https') {
       throw new HttpProblem(400, 'insecure_transport', 'COOKIE_SECURE is on but this request arrived over plain HTTP, so the session cookie could not be kept. Serve the BFF over HTTPS (with TRUST_PROXY behind a TLS-terminating proxy), or set COOKIE_SECURE=false for local use.')
     }
@@ -44,16 +43,9 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
 
     const subject = tokenSubject(tokens.authToken)
     const user = subject === undefined ? { email } : { id: subject, email }
-    await request.session.regenerate()
-    request.session.user = user
-    request.session.tokens = tokens
-    request.session.createdAt = now
-    request.session.cookie.expires = new Date(now + options.maxAgeMs)
-    // Saved here rather than on send, so that a store failure is this request's 503.
-    await request.session.save()
+    const session = await reply.startSession({ user, tokens, createdAt: now })
     request.log.info({ userId: user.id }, 'logged in')
-    const expiresAt = Math.min(request.session.storedExpiresAt ?? now, now + options.maxAgeMs)
-    return { authenticated: true, user, expiresAt: new Date(expiresAt).toISOString() }
+    return { authenticated: true, user, expiresAt: new Date(session.expiresAt).toISOString() }
   })
 }
 

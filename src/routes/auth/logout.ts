@@ -12,15 +12,13 @@ export default async function logoutRoute (app: FastifyInstance): Promise<void> 
       response: { 204: { type: 'null', description: 'Logged out (also when there was no session)' }, ...problemResponses(400, 403, 503) }
     }
   }, async (request, reply) => {
-    const record = request.sessionRecord()
-    if (record !== undefined) {
-      if (request.query.scope === 'all') {
-        const ended = await app.sessions.destroyOwner(record)
-        request.log.info({ userId: record.user.id, ended }, 'logged out everywhere')
-      }
-      await request.session.destroy()
-      request.log.info({ userId: record.user.id }, 'logged out')
+    const record = request.session?.record
+    if (record !== undefined && request.query.scope === 'all') {
+      const ended = await app.sessions.destroyOwner(record)
+      request.log.info({ userId: record.user.id, ended }, 'logged out everywhere')
     }
-    return await reply.clearSessionCookie().code(204).send()
+    await reply.endSession()
+    if (record !== undefined) request.log.info({ userId: record.user.id }, 'logged out')
+    return await reply.code(204).send()
   })
 }

@@ -12,9 +12,9 @@ export default async function refreshRoute (app: FastifyInstance): Promise<void>
       response: { 204: { type: 'null', description: 'Refreshed' }, ...problemResponses(401, 403, 502, 503, 504) }
     }
   }, async (request, reply) => {
-    const record = request.sessionRecord()
-    if (record === undefined) throw problems.notAuthenticated()
-    await app.vault.refresh({ sessionId: request.session.sessionId, tokens: record.tokens }, request.id, request.log)
+    const session = request.session
+    if (session === undefined) throw problems.notAuthenticated()
+    await app.vault.refresh({ sessionId: session.id, tokens: session.record.tokens }, request.id, request.log)
     return await reply.code(204).send()
   })
 }

@@ -11,8 +11,8 @@ export default async function sessionRoute (app: FastifyInstance): Promise<void>
       response: { 200: sessionSchema, ...problemResponses(503) }
     }
   }, async (request) => {
-    const record = request.sessionRecord()
-    if (record === undefined || request.sessionExpiresAt === undefined) return { authenticated: false }
-    return { authenticated: true, user: record.user, expiresAt: new Date(request.sessionExpiresAt).toISOString() }
+    const session = request.session
+    if (session === undefined) return { authenticated: false }
+    return { authenticated: true, user: session.record.user, expiresAt: new Date(session.expiresAt).toISOString() }
   })
 }

@@ -1,8 +1,6 @@
-/**
- * Baseline (b): the thinnest Fastify proxy. @fastify/http-proxy with a fixed token and no
- * session: /api/agents/:id/chat-threads → UPSTREAM /api/agent/:id/chat-threads.
- * Logger at the same level as the BFF under test. Prints {"url": ...} when listening.
- */
+// Baseline (b): the thinnest Fastify proxy. @fastify/http-proxy with a fixed token and no
+// session: /api/agents/:id/chat-threads → UPSTREAM /api/agent/:id/chat-threads. Plain
+// Node.js like the BFF under test, with its logger at the same level. Prints {"url": ...}.
 import httpProxy from '@fastify/http-proxy'
 import Fastify from 'fastify'
 
