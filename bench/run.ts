@@ -27,17 +27,21 @@ await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT })
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node.js ${process.version}`
 console.log(`Benchmarks on ${machine}\n`)
 
-console.log('1/5 proxied call …')
-const proxied = await proxiedCall()
-console.log('2/5 streams …')
-const stream = await streams()
-console.log('3/5 refresh storm …')
-const storm = await refreshStorm()
-console.log('4/5 session memory …')
-const memory = JSON.parse((await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/session-memory.ts', '100000'], { cwd: ROOT })).stdout) as { bytesPerSession: number, kibPerSession: number }
+/** Runs one benchmark and prints its raw figures at once, so that a later failure loses nothing. */
+async function step<T> (title: string, run: () => Promise<T>): Promise<T> {
+  console.log(`${title} …`)
+  const result = await run()
+  console.log(JSON.stringify(result))
+  return result
+}
+
+const proxied = await step('1/5 proxied call', proxiedCall)
+const stream = await step('2/5 streams', streams)
+const storm = await step('3/5 refresh storm', refreshStorm)
+const memory = await step('4/5 session memory', async () => JSON.parse((await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/session-memory.ts', '100000'], { cwd: ROOT })).stdout) as { bytesPerSession: number, kibPerSession: number })
 const soakMinutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10)
-console.log(soakMinutes > 0 ? `5/5 soak, ${soakMinutes} min …` : '5/5 soak skipped (BENCH_SOAK_MINUTES=0)')
-const soaked = soakMinutes > 0 ? await soak() : undefined
+const soaked = soakMinutes > 0 ? await step(`5/5 soak, ${soakMinutes} min`, soak) : undefined
+if (soaked === undefined) console.log('5/5 soak skipped (BENCH_SOAK_MINUTES=0)')
 
 const rps = (target: string): number => proxied.rows.find((row) => row.target.startsWith(target))?.requestsPerSecond ?? Number.NaN
 const ratio = (a: number, b: number): string => (a / b).toFixed(2)

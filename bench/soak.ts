@@ -33,8 +33,8 @@ export async function soak (): Promise<SoakResults> {
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     COOKIE_SECURE: 'false',
     LOG_LEVEL: 'warn',
-    AUTH_RATE_LIMIT_PER_IP: '100000000',
-    AUTH_RATE_LIMIT_PER_ACCOUNT: '100000000'
+    AUTH_RATE_LIMIT_PER_IP: '1000000',
+    AUTH_RATE_LIMIT_PER_ACCOUNT: '1000000'
   }, ['--expose-gc'])
   const seconds = Math.round(MINUTES * 60)
   try {

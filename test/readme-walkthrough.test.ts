@@ -1,10 +1,11 @@
-import { spawn, execFile } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
+import { startDemo } from './helpers/demo.js'
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
@@ -18,24 +19,7 @@ it('the README curl walk-through works verbatim against demo mode', async () => 
   const commands = (block as string).split('\n').filter((line) => line.startsWith('curl '))
   expect(commands.length).toBeGreaterThanOrEqual(8)
 
-  const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  onCleanup(async () => {
-    demo.kill('SIGTERM')
-    await new Promise((resolve) => demo.once('exit', resolve))
-  })
-  const base = await new Promise<string>((resolve, reject) => {
-    let output = ''
-    demo.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /running at (http:\/\/[^\s]+)/.exec(output)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    demo.once('exit', (code) => { reject(new Error(`demo exited with ${String(code)}: ${output}`)) })
-  })
+  const base = await startDemo()
 
   const cwd = await mkdtemp(join(tmpdir(), 'bff-walkthrough-'))
   onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })

@@ -1,15 +1,10 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import type { RecordedRequest } from '../src/simulator/index.js'
-import { login, setup } from './helpers/app.js'
+import { authorizationOf, createThread, login, sessionIdOf, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
 
 const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
 const REFUSED = { success: false, message: 'Invalid or expired token' }
-
-const sleep = async (ms: number): Promise<void> => {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
 
 /** Polls until `condition` holds; fails after `timeoutMs`. */
 async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -18,21 +13,6 @@ async function until (condition: () => boolean, what: string, timeoutMs = 5000):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(5)
   }
-}
-
-function authorizationOf (request: RecordedRequest | undefined): string | undefined {
-  const header = request?.headers.authorization
-  return Array.isArray(header) ? header[0] : header
-}
-
-/** The store's id of the session a `name=value` cookie names: the value before the signature, URL-decoded. */
-function sessionIdOf (cookie: string): string {
-  const value = cookie.slice(cookie.indexOf('=') + 1)
-  return decodeURIComponent(value).split('.')[0] as string
-}
-
-async function createThread (context: TestContext, cookie: string): Promise<LightMyRequestResponse> {
-  return await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
 }
 
 async function refreshNow (context: TestContext, cookie: string): Promise<LightMyRequestResponse> {

@@ -1,28 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import type { RecordedRequest } from '../src/simulator/index.js'
-import { ADMIN, login, setup } from './helpers/app.js'
+import { ADMIN, authorizationOf, createThread, login, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
 
 const REFRESH_PATH = '/api/users/refresh-access-token'
 const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
 
-const sleep = async (ms: number): Promise<void> => {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 /** Kills the tokens of one kind upstream; new ones issued a few ms later are good again. */
 async function expire (context: TestContext, kind: 'auth' | 'ejento' | 'all'): Promise<void> {
   context.sim.expireTokens(kind)
   await sleep(5)
-}
-
-async function createThread (context: TestContext, cookie: string): Promise<Awaited<ReturnType<TestContext['app']['inject']>>> {
-  return await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
-}
-
-function authorizationOf (request: RecordedRequest | undefined): string | undefined {
-  const header = request?.headers.authorization
-  return Array.isArray(header) ? header[0] : header
 }
 
 describe('reactive refresh: an upstream refuses the token, the BFF refreshes once and retries once', () => {

@@ -1,32 +1,12 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import type { RecordedRequest } from '../src/simulator/index.js'
-import { login, setup } from './helpers/app.js'
+import { authorizationOf, createThread, login, sessionIdOf, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
 
 const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
 
-const sleep = async (ms: number): Promise<void> => {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function authorizationOf (request: RecordedRequest | undefined): string | undefined {
-  const header = request?.headers.authorization
-  return Array.isArray(header) ? header[0] : header
-}
-
-/** The store's id of the session a `name=value` cookie names: the value before the signature, URL-decoded. */
-function sessionIdOf (cookie: string): string {
-  const value = cookie.slice(cookie.indexOf('=') + 1)
-  return decodeURIComponent(value).split('.')[0] as string
-}
-
 async function refresh (context: TestContext, cookie?: string): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: 'POST', url: '/auth/refresh', headers: cookie === undefined ? {} : { cookie } })
-}
-
-async function createThread (context: TestContext, cookie: string): Promise<LightMyRequestResponse> {
-  return await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
 }
 
 /** Calls the simulated authentication server directly, as an outsider holding `token` would. */

@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config/index.js'
 import { PAGE_CSP } from '../src/plugins/static-app.js'
 import { login, onCleanup, setup } from './helpers/app.js'
+import { ROOT, startDemo } from './helpers/demo.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url))
+const WEB_DIR = join(ROOT, 'web')
 const BASE_ENV = { EJENTO_AUTH_URL: 'http://auth.example.test', EJENTO_API_URL: 'http://api.example.test', SESSION_SECRET: 'a'.repeat(40) }
 
 async function tempDir (): Promise<string> {
@@ -97,24 +95,7 @@ describe('the static browser app', () => {
 })
 
 it('demo mode (tsx src/demo.ts) serves web/ at / without any variable', async () => {
-  const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  onCleanup(async () => {
-    demo.kill('SIGTERM')
-    await new Promise((resolve) => demo.once('exit', resolve))
-  })
-  const base = await new Promise<string>((resolve, reject) => {
-    let output = ''
-    demo.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /running at (http:\/\/[^\s]+)/.exec(output)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    demo.once('exit', (code) => { reject(new Error(`demo exited with ${String(code)}: ${output}`)) })
-  })
+  const base = await startDemo()
   const page = await fetch(`${base}/`)
   expect(page.status).toBe(200)
   expect(await page.text()).toContain('<title>Ejento chat')

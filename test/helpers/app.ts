@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/index.js'
 import type { Config } from '../../src/config/index.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { startSimulator } from '../../src/simulator/index.js'
-import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
+import type { RecordedRequest, Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 
 export const DEMO = { email: 'demo@example.com', password: 'demo-password' }
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password' }
@@ -71,4 +71,25 @@ export async function login (context: TestContext, credentials = DEMO): Promise<
 /** Fails the test if any secret appears in `text`. */
 export function secretsIn (text: string, secrets: readonly string[]): string[] {
   return secrets.filter((secret) => secret.length > 0 && text.includes(secret))
+}
+
+export const sleep = async (ms: number): Promise<void> => {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** POST /api/agents/1/chat-threads with a session cookie. */
+export async function createThread (context: TestContext, cookie: string): Promise<LightMyRequestResponse> {
+  return await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
+}
+
+/** The Authorization header an upstream request carried. */
+export function authorizationOf (request: RecordedRequest | undefined): string | undefined {
+  const header = request?.headers.authorization
+  return Array.isArray(header) ? header[0] : header
+}
+
+/** The store's id of the session a `name=value` cookie names: the value before the signature, URL-decoded. */
+export function sessionIdOf (cookie: string): string {
+  const value = cookie.slice(cookie.indexOf('=') + 1)
+  return decodeURIComponent(value).split('.')[0] as string
 }
