@@ -21,6 +21,8 @@ export interface SoakResults {
   requests: number
   churnCycles: number
   heapSlopeMiBPerMinute: number
+  /** Trend of each minute's lowest heap sample: live data only, whatever the load's garbage. */
+  heapFloorSlopeMiBPerMinute: number
   firstMinuteHeapMiB: number
   lastMinuteHeapMiB: number
 }
@@ -85,6 +87,7 @@ export async function soak (): Promise<SoakResults> {
       requests,
       churnCycles,
       heapSlopeMiBPerMinute: round(slope(steady.map(perMinute), steady.map((sample) => sample.heapMiB))),
+      heapFloorSlopeMiBPerMinute: round(floorSlope(steady)),
       firstMinuteHeapMiB: round(mean(samples.filter((sample) => sample.atS <= 60 + SAMPLE_MS / 1000 && sample.atS > 60 - SAMPLE_MS / 1000).map((sample) => sample.heapMiB))),
       lastMinuteHeapMiB: round(mean(samples.filter((sample) => sample.atS > seconds - 60).map((sample) => sample.heapMiB)))
     }
@@ -92,6 +95,15 @@ export async function soak (): Promise<SoakResults> {
     await bff.stop()
     await upstream.stop()
   }
+}
+
+function floorSlope (samples: SoakResults['samples']): number {
+  const minutes = new Map<number, number>()
+  for (const sample of samples) {
+    const minute = Math.floor(sample.atS / 60)
+    minutes.set(minute, Math.min(minutes.get(minute) ?? Infinity, sample.heapMiB))
+  }
+  return slope([...minutes.keys()], [...minutes.values()])
 }
 
 function slope (xs: number[], ys: number[]): number {

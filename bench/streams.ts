@@ -16,6 +16,8 @@ const body = JSON.stringify({ user_query: 'How fast is this?', chat_thread_id: 1
 
 export interface StreamResults {
   direct: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
+  /** The thinnest Fastify proxy, for reference: what any proxy hop costs on this machine. */
+  httpProxy: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
   bff: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
   concurrent: {
     streams: number
@@ -23,9 +25,11 @@ export interface StreamResults {
     heapBeforeMiB: number
     heapOpenMiB: number
     heapAfterMiB: number
+    heapAfterSecondMiB: number
     rssBeforeMiB: number
     rssOpenMiB: number
     rssAfterMiB: number
+    rssAfterSecondMiB: number
     cpuWhileOpenPercent: number
     openStreamsGauge: number
   }
@@ -43,30 +47,44 @@ export async function streams (): Promise<StreamResults> {
     UPSTREAM_CONNECTIONS: String(CONCURRENT + 100)
   })
   try {
-    const direct = await timeMany(`${fast.url}/api/agent/1/response`, { authorization: 'Bearer bench' })
     const bff = await startServer('bench/servers/bff.mjs', env(fast.url))
+    const proxy = await startServer('bench/servers/http-proxy.mjs', { UPSTREAM: fast.url, LOG_LEVEL: 'warn' })
     const cookie = await loginCookie(bff.url)
-    const through = await timeMany(`${bff.url}/api/agents/1/responses`, { cookie })
+    // Interleaved, so that a slow spell of the machine hits all three alike.
+    const [direct, httpProxy, through] = await timeInterleaved([
+      { url: `${fast.url}/api/agent/1/response`, headers: { authorization: 'Bearer bench' } },
+      { url: `${proxy.url}/api/agents/1/response`, headers: {} },
+      { url: `${bff.url}/api/agents/1/responses`, headers: { cookie } }
+    ])
+    await proxy.stop()
     await bff.stop()
 
     const concurrent = await openMany(await startServer('bench/servers/bff.mjs', env(slow.url), ['--expose-gc']))
-    return { direct, bff: through, concurrent }
+    return { direct: direct as Timing, httpProxy: httpProxy as Timing, bff: through as Timing, concurrent }
   } finally {
     await fast.stop()
     await slow.stop()
   }
 }
 
-async function timeMany (url: string, headers: Record<string, string>): Promise<StreamResults['direct']> {
-  for (let warm = 0; warm < 10; warm++) await timeStream(url, headers, body)
-  const firsts: number[] = []
-  const delays: number[] = []
+type Timing = StreamResults['direct']
+
+async function timeInterleaved (targets: Array<{ url: string, headers: Record<string, string> }>): Promise<Timing[]> {
+  for (let warm = 0; warm < 10; warm++) for (const { url, headers } of targets) await timeStream(url, headers, body)
+  const firsts = targets.map((): number[] => [])
+  const delays = targets.map((): number[] => [])
   for (let index = 0; index < SEQUENTIAL; index++) {
-    const timing = await timeStream(url, headers, body)
-    firsts.push(timing.firstEventMs)
-    delays.push(...timing.eventDelaysMs)
+    for (const [position, { url, headers }] of targets.entries()) {
+      const timing = await timeStream(url, headers, body)
+      firsts[position]?.push(timing.firstEventMs)
+      delays[position]?.push(...timing.eventDelaysMs)
+    }
   }
-  return { firstEventP50Ms: round(percentile(firsts, 50)), eventDelayP50Ms: round(percentile(delays, 50)), eventDelayP99Ms: round(percentile(delays, 99)) }
+  return targets.map((_target, position) => ({
+    firstEventP50Ms: round(percentile(firsts[position] ?? [], 50)),
+    eventDelayP50Ms: round(percentile(delays[position] ?? [], 50)),
+    eventDelayP99Ms: round(percentile(delays[position] ?? [], 99))
+  }))
 }
 
 async function openMany (bff: Awaited<ReturnType<typeof startServer>>): Promise<StreamResults['concurrent']> {
@@ -84,20 +102,27 @@ async function openMany (bff: Awaited<ReturnType<typeof startServer>>): Promise<
     const heapBeforeMiB = await heap()
     const rssBeforeMiB = (await processUsage(pid)).rssBytes / 1024 / 1024
 
-    const seen = { firstEvents: 0 }
-    const all = Array.from({ length: CONCURRENT }, async () => {
-      const response = await pool.request({ method: 'POST', path: '/api/agents/1/responses', headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' }, body })
-      let counted = false
-      for await (const chunk of response.body) {
-        if (!counted && (chunk as Buffer).length > 0) {
-          counted = true
-          seen.firstEvents += 1
+    /** Opens CONCURRENT streams at once; resolves once every one has its first event, with a promise of their ends. */
+    const openAll = async (): Promise<{ ends: Promise<number[]> }> => {
+      const seen = { firstEvents: 0 }
+      const all = Promise.all(Array.from({ length: CONCURRENT }, async () => {
+        const response = await pool.request({ method: 'POST', path: '/api/agents/1/responses', headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' }, body })
+        let counted = false
+        for await (const chunk of response.body) {
+          if (!counted && (chunk as Buffer).length > 0) {
+            counted = true
+            seen.firstEvents += 1
+          }
         }
-      }
-      return response.statusCode
-    })
-    const deadline = Date.now() + 30_000
-    while (seen.firstEvents < CONCURRENT && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+        return response.statusCode
+      }))
+      const deadline = Date.now() + 30_000
+      while (seen.firstEvents < CONCURRENT && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      return { ends: all }
+    }
+
+    // Round 1: measure while open, and after.
+    const { ends } = await openAll()
     const openStreamsGauge = await metric(bff.url, 'ejento_bff_open_streams')
     const cpuStart = await processUsage(pid)
     const wallStart = performance.now()
@@ -106,20 +131,27 @@ async function openMany (bff: Awaited<ReturnType<typeof startServer>>): Promise<
     const cpuWhileOpenPercent = (cpuEnd.cpuSeconds - cpuStart.cpuSeconds) / ((performance.now() - wallStart) / 1000) * 100
     const heapOpenMiB = await metric(bff.url, 'ejento_bff_nodejs_heap_size_used_bytes') / 1024 / 1024
     const rssOpenMiB = cpuEnd.rssBytes / 1024 / 1024
-
-    const statuses = await Promise.all(all)
+    const statuses = await ends
     await new Promise((resolve) => setTimeout(resolve, 1000))
+    // After round 1 the pools hold a thousand idle keep-alive connections on both sides; a
+    // leak would show as growth from round 1 to round 2, each measured after a full collection.
     const heapAfterMiB = await heap()
     const rssAfterMiB = (await processUsage(pid)).rssBytes / 1024 / 1024
+    const secondRound = await (await openAll()).ends
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const heapAfterSecondMiB = await heap()
+    const rssAfterSecondMiB = (await processUsage(pid)).rssBytes / 1024 / 1024
     return {
       streams: CONCURRENT,
-      completed: statuses.filter((status) => status === 200).length,
+      completed: [...statuses, ...secondRound].filter((status) => status === 200).length,
       heapBeforeMiB: round(heapBeforeMiB),
       heapOpenMiB: round(heapOpenMiB),
       heapAfterMiB: round(heapAfterMiB),
+      heapAfterSecondMiB: round(heapAfterSecondMiB),
       rssBeforeMiB: round(rssBeforeMiB),
       rssOpenMiB: round(rssOpenMiB),
       rssAfterMiB: round(rssAfterMiB),
+      rssAfterSecondMiB: round(rssAfterSecondMiB),
       cpuWhileOpenPercent: round(cpuWhileOpenPercent),
       openStreamsGauge
     }

@@ -116,7 +116,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       connectTimeoutMs: read('UPSTREAM_CONNECT_TIMEOUT', positive(parseDuration), 10_000),
       headersTimeoutMs: read('UPSTREAM_HEADERS_TIMEOUT', positive(parseDuration), 60_000),
       bodyTimeoutMs: read('UPSTREAM_BODY_TIMEOUT', positive(parseDuration), 300_000),
-      connections: read('UPSTREAM_CONNECTIONS', (value) => parseInteger(value, 1, 10_000), 256)
+      connections: read('UPSTREAM_CONNECTIONS', (value) => parseInteger(value, 1, 100_000), 1024)
     },
     session: {
       secrets,
