@@ -12,7 +12,7 @@ import errorHandler, { sendProblem, toProblem } from './plugins/error-handler.js
 import gracefulClose from './plugins/graceful-close.js'
 import metrics from './plugins/metrics.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
-import securityHeaders from './plugins/security-headers.js'
+import securityHeaders, { SECURITY_HEADERS } from './plugins/security-headers.js'
 import session from './plugins/session.js'
 import sessionStore from './plugins/session-store.js'
 import staticApp from './plugins/static-app.js'
@@ -49,13 +49,16 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     requestIdHeader: false,
     // graceful-close answers requests that arrive while closing, as problem JSON.
     return503OnClosing: false,
-    routerOptions: { maxParamLength: 256 },
+    // Ids longer than this fail their schema pattern (400) rather than the router (414).
+    routerOptions: { maxParamLength: 2048 },
     // Schemas use type unions such as ["integer", "string"] for Ejento ids. Unknown fields are
     // refused (400), not silently dropped: a client learns its mistake, nothing unexpected goes upstream.
     ajv: { customOptions: { allowUnionTypes: true, removeAdditional: false } },
     // Errors raised by the router itself (a malformed escape, an overlong id) are problems too.
     frameworkErrors: (error, request, reply) => {
       request.log.info({ code: error.code }, error.message)
+      // These answers skip the hooks: give them the headers every answer carries.
+      reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('cache-control', 'no-store')
       sendProblem(reply, toProblem(error))
     }
   })

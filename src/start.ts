@@ -38,7 +38,15 @@ export async function start (config: Config, options: { onClose?: () => Promise<
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
-  await app.listen({ host: config.host, port: config.port })
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    // Where to listen is configuration too: one line naming it, as for any other variable.
+    const code = (error as { code?: string }).code ?? 'error'
+    console.error(`ejento-bff: cannot listen on HOST=${config.host} PORT=${config.port}: ${code} (${(error as Error).message})`)
+    await app.close()
+    process.exit(1)
+  }
   return app
 }
 

@@ -90,7 +90,7 @@ describe('the static browser app', () => {
     await writeFile(join(dir, 'index.html'), '<!doctype html>')
     await mkdir(join(dir, 'api'))
     await writeFile(join(dir, 'api', 'x.json'), '{}')
-    await expect(setup({ env: { STATIC_DIR: dir } })).rejects.toThrow(/STATIC_DIR .* holds api/)
+    await expect(setup({ env: { STATIC_DIR: dir } })).rejects.toThrow(/STATIC_DIR must not hold api/)
   })
 })
 

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parseTrustProxy } from './parse.js'
 import type { PathProfileName } from '../upstream/paths.js'
@@ -183,8 +183,13 @@ function parseDirectory (value: string): string {
     throw new Error(`must be an existing directory (${path} does not exist)`)
   }
   if (!isDirectory) throw new Error(`must be a directory (${path} is not one)`)
+  const clashes = readdirSync(path).filter((name) => STATIC_RESERVED.includes(name.toLowerCase()))
+  if (clashes.length > 0) throw new Error(`must not hold ${clashes.join(', ')}: ${path} would shadow the BFF's own routes`)
   return path
 }
+
+/** First path segments that belong to the BFF itself; a served folder may not shadow them. */
+export const STATIC_RESERVED = ['auth', 'api', 'proxy', 'docs', 'metrics', 'healthz', 'readyz']
 
 function positive (parse: (value: string) => number): (value: string) => number {
   return (value) => {

@@ -58,7 +58,8 @@ export function parseOrigin (value: string): string {
   } catch {
     throw new Error(`must list origins such as https://app.example.com (got "${value}")`)
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.trim().replace(/\/$/, '')) {
+  // Browsers send origins lower-cased, so compare (and keep) them that way.
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.trim().replace(/\/$/, '').toLowerCase()) {
     throw new Error(`must list bare origins such as https://app.example.com, without path (got "${value}")`)
   }
   return url.origin

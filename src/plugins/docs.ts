@@ -26,7 +26,8 @@ export default fp(async function docs (app: FastifyInstance, options: { cookieNa
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    staticCSP: true,
+    // swagger-ui's own policy, minus upgrade-insecure-requests (which breaks /docs served over plain http).
+    staticCSP: "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; form-action 'self'; frame-ancestors 'self'; img-src 'self' data: validator.swagger.io; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'",
     uiConfig: { docExpansion: 'list', deepLinking: false }
   })
 }, { name: 'docs' })

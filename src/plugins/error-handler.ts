@@ -15,7 +15,7 @@ const FRAMEWORK_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json'],
   FST_ERR_CTP_INVALID_TYPE: [400, 'invalid_body'],
   FST_ERR_BAD_URL: [400, 'bad_url'],
-  FST_ERR_MAX_PARAM_LENGTH: [414, 'uri_too_long'],
+  FST_ERR_MAX_PARAM_LENGTH: [400, 'validation_failed'],
   FST_ERR_ASYNC_CONSTRAINT: [400, 'bad_request']
 }
 

@@ -1,10 +1,6 @@
-import { readdirSync } from 'node:fs'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-
-/** First path segments that belong to the BFF itself; a browser app may not shadow them. */
-const RESERVED = ['auth', 'api', 'proxy', 'docs', 'metrics', 'healthz', 'readyz']
 
 /**
  * The API's own CSP (`default-src 'none'`) would stop a page from running at all. Static
@@ -31,10 +27,7 @@ export const PAGE_CSP = [
 export default fp(async function staticApp (app: FastifyInstance, options: { root: string | undefined }) {
   const { root } = options
   if (root === undefined) return
-  const clashes = readdirSync(root).filter((name) => RESERVED.includes(name.toLowerCase()))
-  if (clashes.length > 0) {
-    throw new Error(`STATIC_DIR ${root} holds ${clashes.join(', ')}, which would shadow the BFF's own routes`)
-  }
+  // The configuration already refused a folder that would shadow the BFF's routes (STATIC_RESERVED).
   // A scope of its own: the page policy and the file routes stay out of the API's answers.
   await app.register(async function staticFiles (scope) {
     scope.addHook('onSend', async (_request, reply, payload) => {

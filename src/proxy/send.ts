@@ -1,8 +1,9 @@
-import { PassThrough } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
-import { withoutSecrets } from '../upstream/sanitize.js'
+import { upstreamFailure } from '../upstream/errors.js'
+import { sanitised } from '../upstream/sanitize.js'
 import { returnedResponseHeaders } from './headers.js'
 
 /**
@@ -20,7 +21,7 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
   const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
-  return await reply.code(response.statusCode).headers(headers).send(client.name === 'auth' ? withoutSecrets(body) : body)
+  return await reply.code(response.statusCode).headers(headers).send(sanitised(body, client.name).value)
 }
 
 /**
@@ -66,4 +67,56 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
     if (!source.destroyed) source.destroy()
   })
   return reply.code(response.statusCode).headers(headers).send(out)
+}
+
+/** JSON answers up to this size are read and checked for token fields on the passthrough. */
+const CHECKED_JSON_BYTES = 1024 * 1024
+
+/**
+ * A passthrough answer: streamed through as it is, except that a JSON answer (of reasonable
+ * size; token answers are small) is read first and loses any token field, and, from the
+ * authentication server, any password or echoed input, before it reaches the browser.
+ */
+export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
+  const type = response.headers['content-type']?.toString().toLowerCase() ?? ''
+  const length = Number(response.headers['content-length'] ?? Number.NaN)
+  if (!type.includes('json') || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
+
+  const chunks: Buffer[] = []
+  let size = 0
+  const source = response.body[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      const { value, done } = await source.next()
+      if (done === true) break
+      chunks.push(value as Buffer)
+      size += (value as Buffer).length
+      if (size > CHECKED_JSON_BYTES) {
+        // Larger than any token answer: pass it on unread, as it comes.
+        return sendUpstreamStream(reply, { ...response, body: Readable.from(concat(chunks, source)) })
+      }
+    }
+  } catch (error) {
+    throw upstreamFailure(client.label, error)
+  }
+  const text = Buffer.concat(chunks)
+  const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text.toString('utf8'))
+  } catch {
+    return await reply.code(response.statusCode).headers(headers).send(text)
+  }
+  const { value, removed } = sanitised(parsed, client.name)
+  if (removed > 0) reply.log.warn({ upstream: client.name, removed }, 'secret fields removed from a passthrough answer')
+  return await reply.code(response.statusCode).headers(headers).send(removed > 0 ? JSON.stringify(value) : text)
+}
+
+async function * concat (head: Buffer[], rest: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
+  yield * head
+  for (;;) {
+    const { value, done } = await rest.next()
+    if (done === true) return
+    yield value as Buffer
+  }
 }

@@ -40,10 +40,21 @@ export class TokenVault {
     this.#options = options
   }
 
-  /** Tokens good for the next call: refreshed first when either expires within the skew. */
+  /**
+   * Tokens good for the next call: refreshed first when either expires within the skew. When
+   * that early refresh fails for an upstream reason (5xx, unreachable, too slow) while the
+   * tokens still work, the call goes ahead with them; the next call tries again.
+   */
   async usable (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
-    if (!needsRefresh(current.tokens, Date.now(), this.#options.refreshSkewMs)) return current.tokens
-    return await this.refresh(current, requestId, log)
+    const now = Date.now()
+    if (!needsRefresh(current.tokens, now, this.#options.refreshSkewMs)) return current.tokens
+    try {
+      return await this.refresh(current, requestId, log)
+    } catch (error) {
+      const stillValid = Math.min(current.tokens.authExpiresAt, current.tokens.ejentoExpiresAt) > Date.now()
+      if (stillValid && error instanceof HttpProblem && error.statusCode >= 502) return current.tokens
+      throw error
+    }
   }
 
   /**
@@ -77,7 +88,9 @@ export class TokenVault {
         this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
         throw error
       })
-      if (answer.statusCode === 401 || answer.statusCode === 403) {
+      // Any refusal ends the session: 401/403 (a dead token), 400 ("Inactive user"), 404 (a
+      // deleted user)... Only a busy or failing upstream (408, 429, 5xx) leaves it for a retry.
+      if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429) {
         await sessions.destroy(sessionId)
         this.#report('refused', log, { upstreamStatus: answer.statusCode })
         throw problems.sessionExpired()

@@ -3,23 +3,22 @@ import type { Dispatcher } from 'undici'
 import { HttpProblem } from '../../errors.js'
 import { requireSession } from '../../plugins/session.js'
 import { forwardedRequestHeaders } from '../../proxy/headers.js'
+import { forbiddenPassthroughPath } from '../../proxy/forbidden-paths.js'
 import { checkedPassthroughPath, decodedPath } from '../../proxy/path.js'
 import { captureBody } from '../../proxy/request-body.js'
 import type { BodyLimits } from '../../proxy/request-body.js'
-import { sendUpstreamStream } from '../../proxy/send.js'
+import { sendPassthrough } from '../../proxy/send.js'
 import type { UpstreamName } from '../../upstream/client.js'
-import { PATH_PROFILES } from '../../upstream/paths.js'
 import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
 
 const METHODS: Dispatcher.HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
-
-/** Every profile's token-issuing paths are refused, whichever profile is in use. */
-const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.auth.tokenIssuing)
 
 /**
  * `/proxy/ejento/*` and `/proxy/auth/*`: any method, path, query and body (JSON, form,
  * multipart, binary) forwarded as they are, with the right token. Bodies are not parsed
  * here; they are kept (small, so a refused token can be retried) or streamed (large).
+ * Log-in, token and sign-up paths are refused on both, and JSON answers lose any token
+ * field on the way back (defence in depth, should an upstream path answer with one).
  */
 export default async function proxyRoutes (app: FastifyInstance, options: BodyLimits): Promise<void> {
   app.removeAllContentTypeParsers()
@@ -35,7 +34,7 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
         tags: ['passthrough'],
         security: [{ session: [] }],
         response: { 200: upstreamAnswer, ...problemOrUpstreamResponses(400, 401, 403, 404, 413), ...problemResponses(502, 503, 504) },
-        summary: `Any call on the ${upstream === 'ejento' ? 'Ejento API' : 'authentication'} server, same path and query${upstream === 'auth' ? ' (token-issuing paths refused)' : ''}`
+        summary: `Any call on the ${upstream === 'ejento' ? 'Ejento API' : 'authentication'} server, same path and query (log-in, token and sign-up paths refused)`
       },
       handler: async (request, reply) => await passthrough(app, request, reply, prefix, upstream, options)
     })
@@ -48,14 +47,13 @@ async function passthrough (app: FastifyInstance, request: FastifyRequest, reply
   const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt)
   const query = queryAt === -1 ? '' : rawUrl.slice(queryAt)
   const path = checkedPassthroughPath(rawPath.slice(prefix.length))
-  if (upstream === 'auth' && TOKEN_ISSUING.some((pattern) => pattern.test(decodedPath(path)))) {
-    throw new HttpProblem(403, 'path_forbidden', 'Token-issuing paths cannot be called through the passthrough; use /auth/login and /auth/refresh.')
-  }
+  const forbidden = forbiddenPassthroughPath(decodedPath(path))
+  if (forbidden !== undefined) throw new HttpProblem(403, 'path_forbidden', forbidden)
 
   const body = await captureBody(request.raw, limits)
   const headers = forwardedRequestHeaders(request.headers, { withBodyHeaders: body.kind !== 'none' })
   // A kept body gets its length from undici; a streamed one keeps the browser's.
   if (body.kind === 'kept') delete headers['content-length']
   const response = await app.forwarder.call(request, reply, { upstream, method: request.method as Dispatcher.HttpMethod, path: path + query, headers, body })
-  return sendUpstreamStream(reply, response)
+  return await sendPassthrough(reply, app.upstreams[upstream], response)
 }

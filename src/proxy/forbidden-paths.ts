@@ -1,0 +1,22 @@
+import { PATH_PROFILES } from '../upstream/paths.js'
+
+/** Every profile's token-issuing paths, whichever profile is in use. */
+const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.auth.tokenIssuing)
+
+/**
+ * Segments that name a token-issuing or account-creating endpoint wherever they appear, so
+ * that no service prefix (`/auth-service/api/v1/...`) and no shared host (both upstream URLs
+ * on one gateway, reachable through either passthrough) gets around the refusal.
+ */
+const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token)(?:\/|$)/i
+
+/**
+ * Why a passthrough path may not be called, or undefined when it may. Log-in and refresh
+ * answer with tokens, which must never reach a browser; sign-up has its own rate-limited route.
+ */
+export function forbiddenPassthroughPath (decodedPath: string): string | undefined {
+  if (TOKEN_ISSUING.some((pattern) => pattern.test(decodedPath)) || FORBIDDEN_SEGMENTS.test(decodedPath)) {
+    return 'Log-in, token and sign-up paths cannot be called through the passthrough; use /auth/login, /auth/refresh and /auth/signup.'
+  }
+  return undefined
+}
