@@ -78,14 +78,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   // With REDIS_URL, sessions, refresh locks and rate-limit counters are shared by all instances.
   const redis = config.redis === undefined ? undefined : createRedisClient(config.redis.url, app.log)
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
-  let store: SessionStore = new MemorySessionStore({ maxCount: config.session.maxCount })
-  let lock: RefreshLock | undefined
-  if (redis !== undefined && config.redis !== undefined) {
-    store = new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, ownerIndexTtlMs: config.session.maxAgeMs })
-    lock = new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs })
-  }
+  const lock: RefreshLock | undefined = redis === undefined || config.redis === undefined
+    ? undefined
+    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs })
+  // Built only when used: the in-process store runs a sweeper timer for as long as it lives.
+  const store: SessionStore = options.store ?? (redis === undefined || config.redis === undefined
+    ? new MemorySessionStore({ maxCount: config.session.maxCount })
+    : new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, ownerIndexTtlMs: config.session.maxAgeMs }))
   await app.register(sessionStore, {
-    store: options.store ?? store,
+    store,
     secrets: config.session.secrets,
     idleTimeoutMs: config.session.idleTimeoutMs,
     maxAgeMs: config.session.maxAgeMs

@@ -7,6 +7,7 @@ import type { TokenVault } from '../session/vault.js'
 import type { TokenSet } from '../tokens/token-set.js'
 import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { isAbort, upstreamFailure } from '../upstream/errors.js'
+import { readUpTo } from '../upstream/read-body.js'
 import type { ForwardBody } from './request-body.js'
 import { isTokenFailure } from './token-failure.js'
 
@@ -101,17 +102,10 @@ function abortWhenClientLeaves (reply: FastifyReply): ClientSignal {
 
 type ClientSignal = EventEmitter & { aborted: boolean }
 
+/** The refusal's body, cut at REFUSAL_BODY_LIMIT: enough to tell a dead token from a denial. */
 async function readSmall (response: UpstreamResponse): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of response.body) {
-    size += (chunk as Buffer).length
-    if (size > REFUSAL_BODY_LIMIT) {
-      response.body.destroy()
-      break
-    }
-    chunks.push(chunk as Buffer)
-  }
+  const { chunks, rest } = await readUpTo(response.body, REFUSAL_BODY_LIMIT)
+  if (rest !== undefined) response.body.destroy()
   return Buffer.concat(chunks)
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { HttpProblem } from '../errors.js'
+import { readUpTo, resumed } from '../upstream/read-body.js'
 
 /** A request body on its way upstream: kept whole (so the call can be retried) or streamed. */
 export type ForwardBody =
@@ -25,32 +26,23 @@ export async function captureBody (raw: IncomingMessage, limits: BodyLimits): Pr
   if (declared === undefined && raw.headers['transfer-encoding'] === undefined) return { kind: 'none' }
   if (declared !== undefined && Number(declared) > limits.maxBytes) throw tooLarge(limits.maxBytes)
 
-  const source = raw[Symbol.asyncIterator]()
-  const kept: Buffer[] = []
-  let size = 0
-  for (;;) {
-    const { value, done } = await source.next()
-    if (done === true) return size === 0 && declared === undefined ? { kind: 'none' } : { kind: 'kept', data: Buffer.concat(kept) }
-    const chunk = value as Buffer
-    size += chunk.length
-    if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
-    kept.push(chunk)
-    if (size > limits.keepBytes) break
-  }
+  const head = await readUpTo(raw, limits.keepBytes)
+  let size = head.chunks.reduce((total, chunk) => total + chunk.length, 0)
+  if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
+  const { chunks, rest } = head
+  if (rest === undefined) return size === 0 && declared === undefined ? { kind: 'none' } : { kind: 'kept', data: Buffer.concat(chunks) }
 
-  async function * rest (): AsyncGenerator<Buffer> {
-    yield * kept
-    kept.length = 0
-    for (;;) {
-      const { value, done } = await source.next()
-      if (done === true) return
-      const chunk = value as Buffer
+  // Too large to keep: stream it on as it arrives (letting go of what was read), still
+  // counting against the limit.
+  async function * counted (): AsyncGenerator<Buffer> {
+    while (chunks.length > 0) yield chunks.shift() as Buffer
+    for await (const chunk of resumed({ chunks: [], rest })) {
       size += chunk.length
       if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
       yield chunk
     }
   }
-  return { kind: 'streamed', stream: Readable.from(rest(), { objectMode: false }) }
+  return { kind: 'streamed', stream: Readable.from(counted(), { objectMode: false }) }
 }
 
 function tooLarge (maxBytes: number): HttpProblem {

@@ -3,6 +3,8 @@ import type { FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
+import { readUpTo, resumed } from '../upstream/read-body.js'
+import type { BodyHead } from '../upstream/read-body.js'
 import { sanitised } from '../upstream/sanitize.js'
 import { returnedResponseHeaders } from './headers.js'
 
@@ -44,7 +46,6 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
   const out = new PassThrough()
   const metrics = reply.server.metrics
   metrics.streamOpened()
-  out.once('close', () => { metrics.streamClosed() })
   source.on('data', (chunk: Buffer) => {
     if (!out.write(chunk)) source.pause()
   })
@@ -64,6 +65,7 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
     }
   })
   out.once('close', () => {
+    metrics.streamClosed()
     if (!source.destroyed) source.destroy()
   })
   return reply.code(response.statusCode).headers(headers).send(out)
@@ -82,24 +84,15 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   const length = Number(response.headers['content-length'] ?? Number.NaN)
   if (!type.includes('json') || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
 
-  const chunks: Buffer[] = []
-  let size = 0
-  const source = response.body[Symbol.asyncIterator]()
+  let head: BodyHead
   try {
-    for (;;) {
-      const { value, done } = await source.next()
-      if (done === true) break
-      chunks.push(value as Buffer)
-      size += (value as Buffer).length
-      if (size > CHECKED_JSON_BYTES) {
-        // Larger than any token answer: pass it on unread, as it comes.
-        return sendUpstreamStream(reply, { ...response, body: Readable.from(concat(chunks, source)) })
-      }
-    }
+    head = await readUpTo(response.body, CHECKED_JSON_BYTES)
   } catch (error) {
     throw upstreamFailure(client.label, error)
   }
-  const text = Buffer.concat(chunks)
+  // Larger than any token answer: pass it on unread, as it comes.
+  if (head.rest !== undefined) return sendUpstreamStream(reply, { ...response, body: Readable.from(resumed(head)) })
+  const text = Buffer.concat(head.chunks)
   const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
   let parsed: unknown
   try {
@@ -110,13 +103,4 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   const { value, removed } = sanitised(parsed, client.name)
   if (removed > 0) reply.log.warn({ upstream: client.name, removed }, 'secret fields removed from a passthrough answer')
   return await reply.code(response.statusCode).headers(headers).send(removed > 0 ? JSON.stringify(value) : text)
-}
-
-async function * concat (head: Buffer[], rest: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
-  yield * head
-  for (;;) {
-    const { value, done } = await rest.next()
-    if (done === true) return
-    yield value as Buffer
-  }
 }

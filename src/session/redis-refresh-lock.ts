@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HttpProblem } from '../errors.js'
 import type { RefreshLock } from './refresh-lock.js'
-import { StoreUnavailableError } from './store.js'
+import { redisUnavailable } from './store.js'
 
 /** Deletes the lock only if it still holds this owner's value: a late owner never frees a successor's lock. */
 const RELEASE = `
@@ -50,7 +50,7 @@ export class RedisRefreshLock implements RefreshLock {
       try {
         taken = await this.#redis.set(lockKey, owner, 'PX', this.#ttlMs, 'NX')
       } catch (error) {
-        throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+        throw redisUnavailable(error)
       }
       if (taken === 'OK') {
         return async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { SessionStore, StoredSession } from './store.js'
-import { StoreUnavailableError } from './store.js'
+import { redisUnavailable } from './store.js'
 
 /**
  * Sessions in Redis, shared by every instance. One hash per session (`d` encrypted record,
@@ -125,7 +125,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       return await command()
     } catch (error) {
-      throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+      throw redisUnavailable(error)
     }
   }
 }

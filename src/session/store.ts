@@ -39,3 +39,8 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError'
   }
 }
+
+/** A Redis client's failure, as the store reports it. */
+export function redisUnavailable (error: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+}

@@ -5,6 +5,7 @@ import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
 import { isAbort, upstreamFailure } from './errors.js'
+import { readUpTo } from './read-body.js'
 
 export type UpstreamName = 'auth' | 'ejento'
 
@@ -113,7 +114,12 @@ export class UpstreamClient {
         response.body.destroy()
         throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
       }
-      text = await readText(response.body, MAX_JSON_BYTES)
+      const { chunks, rest } = await readUpTo(response.body, MAX_JSON_BYTES)
+      if (rest !== undefined) {
+        response.body.destroy()
+        throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
+      }
+      text = Buffer.concat(chunks).toString('utf8')
     } catch (error) {
       throw upstreamFailure(this.label, error)
     }
@@ -133,19 +139,4 @@ export class UpstreamClient {
   async destroy (): Promise<void> {
     await this.#pool.destroy()
   }
-}
-
-/** The whole body as text; over `limit` bytes it is a 502 `upstream_invalid_response`. */
-async function readText (body: Readable, limit: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    if (size > limit) {
-      body.destroy()
-      throw problems.upstreamInvalidResponse('upstream', 'the answer is too large')
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
