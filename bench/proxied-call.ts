@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
-import { startServer } from './lib/processes.js'
+import { bffEnv, startServer } from './lib/processes.js'
 import { loginCookie, untilReady } from './lib/session.js'
 import type { Started } from './lib/processes.js'
 import { wrk } from './lib/wrk.js'
@@ -25,21 +25,14 @@ export interface ProxiedCallResults {
 
 export async function proxiedCall (): Promise<ProxiedCallResults> {
   const upstream = await startServer('bench/servers/fast-upstream.ts')
-  const bffEnv = {
-    EJENTO_AUTH_URL: upstream.url,
-    EJENTO_API_URL: upstream.url,
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    COOKIE_SECURE: 'false',
-    LOG_LEVEL: 'warn',
-    // The load comes from one address; the log-in limit is not what is measured.
-    AUTH_RATE_LIMIT_PER_IP: '1000000'
-  }
+  // The load comes from one address; the log-in limit is not what is measured.
+  const env = bffEnv({ authUrl: upstream.url, apiUrl: upstream.url }, { AUTH_RATE_LIMIT_PER_IP: '1000000' })
   const prefix = `bench-${randomBytes(4).toString('hex')}:`
   const servers: Started[] = []
   try {
     const proxy = await startServer('bench/servers/http-proxy.mjs', { UPSTREAM: upstream.url, LOG_LEVEL: 'warn' })
-    const memory = await startServer('bench/servers/bff.mjs', bffEnv)
-    const redis = await startServer('bench/servers/bff.mjs', { ...bffEnv, REDIS_URL, REDIS_KEY_PREFIX: prefix })
+    const memory = await startServer('bench/servers/bff.mjs', env)
+    const redis = await startServer('bench/servers/bff.mjs', { ...env, REDIS_URL, REDIS_KEY_PREFIX: prefix })
     servers.push(proxy, memory, redis)
     await untilReady(redis.url)
     const targets = [

@@ -4,10 +4,9 @@
  * Time to complete, against the same burst without expiry.
  * Run alone: node --import tsx bench/refresh-storm.ts
  */
-import { randomBytes } from 'node:crypto'
 import { Pool } from 'undici'
 import { startSimulator } from '../src/simulator/index.js'
-import { startServer } from './lib/processes.js'
+import { bffEnv, startServer } from './lib/processes.js'
 import { loginCookie } from './lib/session.js'
 
 const BURST = Number(process.env.BENCH_STORM ?? 1000)
@@ -20,14 +19,7 @@ export interface StormResults {
 
 export async function refreshStorm (): Promise<StormResults> {
   const sim = await startSimulator({ strictRotation: true })
-  const bff = await startServer('bench/servers/bff.mjs', {
-    EJENTO_AUTH_URL: sim.authUrl,
-    EJENTO_API_URL: sim.apiUrl,
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    COOKIE_SECURE: 'false',
-    LOG_LEVEL: 'warn',
-    UPSTREAM_CONNECTIONS: String(BURST + 100)
-  })
+  const bff = await startServer('bench/servers/bff.mjs', bffEnv(sim, { UPSTREAM_CONNECTIONS: String(BURST + 100) }))
   const pool = new Pool(bff.url, { connections: BURST, headersTimeout: 60_000 })
   try {
     const cookie = await loginCookie(bff.url, { email: 'demo@example.com', password: 'demo-password' })

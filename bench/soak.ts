@@ -5,10 +5,9 @@
  * Run alone: node --import tsx bench/soak.ts
  */
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { resolve as resolvePath } from 'node:path'
 import { request } from 'undici'
-import { ROOT, processUsage, startServer } from './lib/processes.js'
+import { ROOT, bffEnv, processUsage, startServer } from './lib/processes.js'
 import { loginCookie, metric } from './lib/session.js'
 import { timeStream } from './lib/sse.js'
 
@@ -29,15 +28,10 @@ export interface SoakResults {
 
 export async function soak (): Promise<SoakResults> {
   const upstream = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '10', STREAM_INTERVAL_MS: '20' })
-  const bff = await startServer('bench/servers/bff.mjs', {
-    EJENTO_AUTH_URL: upstream.url,
-    EJENTO_API_URL: upstream.url,
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    COOKIE_SECURE: 'false',
-    LOG_LEVEL: 'warn',
+  const bff = await startServer('bench/servers/bff.mjs', bffEnv({ authUrl: upstream.url, apiUrl: upstream.url }, {
     AUTH_RATE_LIMIT_PER_IP: '1000000',
     AUTH_RATE_LIMIT_PER_ACCOUNT: '1000000'
-  }, ['--expose-gc'])
+  }), ['--expose-gc'])
   const seconds = Math.round(MINUTES * 60)
   try {
     const cookie = await loginCookie(bff.url)

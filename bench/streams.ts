@@ -4,9 +4,8 @@
  * and memory once they have ended.
  * Run alone: node --import tsx bench/streams.ts
  */
-import { randomBytes } from 'node:crypto'
 import { Pool } from 'undici'
-import { processUsage, startServer } from './lib/processes.js'
+import { bffEnv, processUsage, startServer } from './lib/processes.js'
 import { loginCookie, metric } from './lib/session.js'
 import { percentile, timeStream } from './lib/sse.js'
 
@@ -38,14 +37,7 @@ export interface StreamResults {
 export async function streams (): Promise<StreamResults> {
   const fast = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '20', STREAM_INTERVAL_MS: '10' })
   const slow = await startServer('bench/servers/fast-upstream.ts', { STREAM_EVENTS: '15', STREAM_INTERVAL_MS: '1000' })
-  const env = (upstream: string): Record<string, string> => ({
-    EJENTO_AUTH_URL: upstream,
-    EJENTO_API_URL: upstream,
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    COOKIE_SECURE: 'false',
-    LOG_LEVEL: 'warn',
-    UPSTREAM_CONNECTIONS: String(CONCURRENT + 100)
-  })
+  const env = (upstream: string): Record<string, string> => bffEnv({ authUrl: upstream, apiUrl: upstream }, { UPSTREAM_CONNECTIONS: String(CONCURRENT + 100) })
   try {
     const bff = await startServer('bench/servers/bff.mjs', env(fast.url))
     const proxy = await startServer('bench/servers/http-proxy.mjs', { UPSTREAM: fast.url, LOG_LEVEL: 'warn' })

@@ -1,12 +1,7 @@
-import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEMO_DEFAULTS, loadConfig } from '../src/config/index.js'
 import type { Config } from '../src/config/index.js'
-import { onCleanup } from './helpers/app.js'
+import { spawnServer } from './helpers/processes.js'
 
 const SECRET = 'a'.repeat(32) + '-test-session-secret'
 const BASE_ENV: Record<string, string> = {
@@ -255,41 +250,8 @@ describe('loadConfig: demo mode', () => {
 })
 
 describe('the server process', () => {
-  const root = fileURLToPath(new URL('..', import.meta.url))
-  const serverEntry = join(root, 'src', 'server.ts')
-  const tsxLoader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
-
-  interface Run {
-    code: number | null
-    signal: NodeJS.Signals | null
-    stdout: string
-    stderr: string
-  }
-
-  /** Starts src/server.ts with exactly `env` (plus PATH), in an empty directory so no .env file is read. */
-  async function startServer (env: Record<string, string>) {
-    const cwd = await mkdtemp(join(tmpdir(), 'ejento-bff-config-'))
-    onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
-    const child = spawn(process.execPath, ['--import', tsxLoader, serverEntry], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    onCleanup(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-    const exited = new Promise<Run>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-    })
-    const output = () => ({ stdout, stderr })
-    return { child, exited, output }
-  }
-
   it('exits 1 with one line naming SESSION_SECRET when it is missing', async () => {
-    const { exited } = await startServer({ EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9' })
-    const run = await exited
+    const run = await (await spawnServer({ EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9' })).exited
     expect(run.code).toBe(1)
     const lines = run.stderr.split('\n').filter((line) => line.trim() !== '')
     expect(lines).toHaveLength(1)
@@ -298,8 +260,7 @@ describe('the server process', () => {
 
   it('exits 1 with one line naming the variable, without the secret, when the secret is short', async () => {
     const short = 'short-secret-value-zq'
-    const { exited } = await startServer({ EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9', SESSION_SECRET: short })
-    const run = await exited
+    const run = await (await spawnServer({ EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9', SESSION_SECRET: short })).exited
     expect(run.code).toBe(1)
     const lines = run.stderr.split('\n').filter((line) => line.trim() !== '')
     expect(lines).toHaveLength(1)
@@ -308,33 +269,19 @@ describe('the server process', () => {
   })
 
   it('starts with a complete environment, serves /healthz, and exits 0 on SIGTERM', async () => {
-    const { child, exited, output } = await startServer({ ...BASE_ENV, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' })
-    const address = await new Promise<string>((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`not listening in time: ${JSON.stringify(output())}`)), 15_000)
-      const check = (): void => {
-        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output().stdout)
-        if (match?.[1] !== undefined) {
-          clearTimeout(deadline)
-          resolve(match[1])
-        }
-      }
-      child.stdout.on('data', check)
-      child.once('close', () => {
-        clearTimeout(deadline)
-        reject(new Error(`exited before listening: ${JSON.stringify(output())}`))
-      })
-      check()
-    })
+    const server = await spawnServer({ ...BASE_ENV, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' })
+    const address = await server.listening()
+    expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const health = await fetch(`${address}/healthz`)
     expect(health.status).toBe(200)
     await health.arrayBuffer()
     // Every stdout line is a JSON log line.
-    for (const line of output().stdout.split('\n').filter((candidate) => candidate !== '')) {
+    for (const line of server.stdout().split('\n').filter((candidate) => candidate !== '')) {
       expect(() => JSON.parse(line) as unknown).not.toThrow()
     }
 
-    child.kill('SIGTERM')
-    const run = await exited
+    server.child.kill('SIGTERM')
+    const run = await server.exited
     expect(run.signal).toBeNull()
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('shutting down')

@@ -27,6 +27,20 @@ function sha256 (data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
+/** Posts a body to the documents endpoint through the passthrough; the upstream answers what it received. */
+async function postDocument (context: TestContext, cookie: string, contentType: string, payload: string | Buffer): Promise<LightMyRequestResponse> {
+  return await context.app.inject({ method: 'POST', url: DOCUMENTS, headers: { cookie, 'content-type': contentType }, payload })
+}
+
+/** The upstream got exactly this body, with this content type. */
+function expectDelivered (response: LightMyRequestResponse, contentType: string, payload: Buffer): void {
+  expect(response.statusCode, response.body).toBe(201)
+  const data = response.json().data
+  expect(data.content_type).toBe(contentType)
+  expect(data.bytes).toBe(payload.length)
+  expect(data.sha256).toBe(sha256(payload))
+}
+
 /** The BFF on a real port, and an undici client that sends paths exactly as written (no URL normalisation). */
 async function listening (context: TestContext): Promise<Client> {
   await context.app.listen({ port: 0, host: '127.0.0.1' })
@@ -120,34 +134,16 @@ describe('passthrough: methods and bodies', () => {
     const context = await setup()
     const cookie = await login(context)
     const payload = 'name=J%C3%BCrgen+X&list=a&list=b&empty=&sym=%26%3D%2B'
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      payload
-    })
-    expect(response.statusCode, response.body).toBe(201)
-    const data = response.json().data
-    expect(data.content_type).toBe('application/x-www-form-urlencoded')
-    expect(data.bytes).toBe(Buffer.byteLength(payload))
-    expect(data.sha256).toBe(sha256(Buffer.from(payload)))
+    const response = await postDocument(context, cookie, 'application/x-www-form-urlencoded', payload)
+    expectDelivered(response, 'application/x-www-form-urlencoded', Buffer.from(payload))
   })
 
   it('passes random binary bytes (application/octet-stream) exactly', async () => {
     const context = await setup()
     const cookie = await login(context)
     const payload = randomBytes(5000)
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': 'application/octet-stream' },
-      payload
-    })
-    expect(response.statusCode, response.body).toBe(201)
-    const data = response.json().data
-    expect(data.content_type).toBe('application/octet-stream')
-    expect(data.bytes).toBe(payload.length)
-    expect(data.sha256).toBe(sha256(payload))
+    const response = await postDocument(context, cookie, 'application/octet-stream', payload)
+    expectDelivered(response, 'application/octet-stream', payload)
   })
 
   it('passes a hand-built multipart/form-data upload byte for byte, boundary included', async () => {
@@ -162,17 +158,8 @@ describe('passthrough: methods and bodies', () => {
       Buffer.from(`\r\n--${boundary}--\r\n`)
     ])
     const contentType = `multipart/form-data; boundary=${boundary}`
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': contentType },
-      payload
-    })
-    expect(response.statusCode, response.body).toBe(201)
-    const data = response.json().data
-    expect(data.content_type).toBe(contentType)
-    expect(data.bytes).toBe(payload.length)
-    expect(data.sha256).toBe(sha256(payload))
+    const response = await postDocument(context, cookie, contentType, payload)
+    expectDelivered(response, contentType, payload)
     const record = context.sim.requestsTo('api', /\/documents$/)[0]
     expect(record?.body.equals(payload)).toBe(true)
   })
@@ -181,12 +168,7 @@ describe('passthrough: methods and bodies', () => {
     const context = await setup({ env: { PROXY_BODY_LIMIT: '10kb' } })
     const cookie = await login(context)
     const before = context.sim.requests.length
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': 'application/octet-stream' },
-      payload: randomBytes(20 * 1024)
-    })
+    const response = await postDocument(context, cookie, 'application/octet-stream', randomBytes(20 * 1024))
     expectProblem(response, 413, 'body_too_large')
     expect(context.sim.requests.length).toBe(before)
   })
@@ -305,12 +287,7 @@ describe('passthrough: refresh and retry', () => {
     const cookie = await login(context)
     context.sim.expireTokens('ejento')
     const payload = JSON.stringify({ title: 'retry me', size: 3, bytes: randomBytes(64).toString('base64') })
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': 'application/json' },
-      payload
-    })
+    const response = await postDocument(context, cookie, 'application/json', payload)
     expect(response.statusCode, response.body).toBe(201)
     expect(response.json().data.sha256).toBe(sha256(Buffer.from(payload)))
     expect(context.sim.counter('refresh')).toBe(1)
@@ -330,12 +307,7 @@ describe('passthrough: refresh and retry', () => {
     const cookie = await login(context)
     context.sim.expireTokens('ejento')
     const payload = randomBytes(64 * 1024)
-    const response = await context.app.inject({
-      method: 'POST',
-      url: DOCUMENTS,
-      headers: { cookie, 'content-type': 'application/octet-stream' },
-      payload
-    })
+    const response = await postDocument(context, cookie, 'application/octet-stream', payload)
     expect(response.statusCode).toBe(401)
     expect(response.json()).toEqual({ success: false, message: 'Invalid or expired token' })
     expect(context.sim.counter('refresh')).toBe(0)

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
-import { startDemo } from './helpers/demo.js'
+import { startDemo } from './helpers/processes.js'
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')

@@ -1,12 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config/index.js'
 import { onCleanup } from './helpers/app.js'
-import { ROOT } from './helpers/demo.js'
+import { spawnServer, within } from './helpers/processes.js'
 
 const BASE = { EJENTO_AUTH_URL: 'http://auth.test', EJENTO_API_URL: 'http://api.test', SESSION_SECRET: 's'.repeat(40) }
 
@@ -25,17 +23,9 @@ describe('configuration edge cases (review findings)', () => {
   })
 
   it('an unusable HOST stops the server with one line naming it, not a stack trace', async () => {
-    // tsx by path: the process runs in an empty folder, so that no .env is read.
-    const tsx = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
-    const cwd = await mkdtemp(join(tmpdir(), 'bff-host-'))
-    onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
-    const result = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'src/server.ts')], {
-      cwd,
-      env: { PATH: process.env.PATH, ...BASE, HOST: 'no-such-host.invalid', PORT: '0', LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-      timeout: 20_000
-    })
-    expect(result.status).toBe(1)
+    const server = await spawnServer({ ...BASE, HOST: 'no-such-host.invalid', PORT: '0', LOG_LEVEL: 'silent' })
+    const result = await within(20_000, server.exited, 'the exit')
+    expect(result.code).toBe(1)
     const lines = result.stderr.split('\n').filter((line) => line.trim() !== '')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^ejento-bff: cannot listen on HOST=no-such-host\.invalid/)

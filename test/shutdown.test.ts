@@ -1,36 +1,22 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcessByStdio } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
-import { resolve } from 'node:path'
-import type { Readable } from 'node:stream'
 import { Client } from 'undici'
 import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
+import { spawnServer, within } from './helpers/processes.js'
+import type { ServerProcess } from './helpers/processes.js'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
 
-const root = resolve(import.meta.dirname, '..')
 const SECRET = 'shutdown-test-session-secret-0123456789abcdef'
 const QUERY = 'What happens to my stream when the server shuts down?'
 /** Long enough for a whole stream (about 3 s at 150 ms a word). */
 const GRACE_MS = 10_000
 
-interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-  at: number
-}
-
-interface Server {
-  child: ChildProcessByStdio<null, Readable, Readable>
+/** The real server, listening at `base`. */
+interface Server extends ServerProcess {
   base: string
-  /** Every JSON log line the child wrote to stdout so far. */
-  logs: () => Array<Record<string, unknown>>
-  stdout: () => string
-  stderr: () => string
-  exited: Promise<Exit>
 }
 
 /** A simulator in this process, closed after the test. */
@@ -40,56 +26,19 @@ async function simulator (options: SimulatorOptions): Promise<Simulator> {
   return sim
 }
 
-/** Spawns the real server (`node --import tsx src/server.ts`) against `sim`, and waits for its "Server listening" line. */
+/** Spawns the real server against `sim`, and waits for its "Server listening" line. */
 async function startServer (sim: Simulator, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      EJENTO_AUTH_URL: sim.authUrl,
-      EJENTO_API_URL: sim.apiUrl,
-      SESSION_SECRET: SECRET,
-      COOKIE_SECURE: 'false',
-      ...env
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
+  const server = await spawnServer({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    EJENTO_AUTH_URL: sim.authUrl,
+    EJENTO_API_URL: sim.apiUrl,
+    SESSION_SECRET: SECRET,
+    COOKIE_SECURE: 'false',
+    ...env
   })
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await new Promise((resolve) => child.once('close', resolve))
-    }
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal, at: Date.now() }))
-  })
-  const logs = (): Array<Record<string, unknown>> => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
-
-  const base = await new Promise<string>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`not listening in time: ${stdout} ${stderr}`)), 15_000)
-    const check = (): void => {
-      const line = logs().find((candidate) => typeof candidate.msg === 'string' && candidate.msg.startsWith('Server listening at http://'))
-      const match = /Server listening at (http:\/\/[^\s"]+)/.exec(String(line?.msg ?? ''))
-      if (match?.[1] !== undefined) {
-        clearTimeout(deadline)
-        resolve(match[1])
-      }
-    }
-    child.stdout.on('data', check)
-    child.once('close', () => {
-      clearTimeout(deadline)
-      reject(new Error(`exited before listening: ${stdout} ${stderr}`))
-    })
-    check()
-  })
-  return { child, base, logs, stdout: () => stdout, stderr: () => stderr, exited }
+  return { ...server, base: await server.listening() }
 }
 
 /** A client on one connection; destroyed after the test. */
@@ -190,19 +139,6 @@ async function waitFor (condition: () => boolean, ms: number): Promise<boolean> 
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   return condition()
-}
-
-/** Rejects when `promise` takes longer than `ms`, so a hang fails the test instead of timing it out. */
-async function within<T> (ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 function messages (server: Server): string[] {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config/index.js'
 import { PAGE_CSP } from '../src/plugins/static-app.js'
 import { login, onCleanup, setup } from './helpers/app.js'
-import { ROOT, startDemo } from './helpers/demo.js'
+import { ROOT, startDemo } from './helpers/processes.js'
 
 const WEB_DIR = join(ROOT, 'web')
 const BASE_ENV = { EJENTO_AUTH_URL: 'http://auth.example.test', EJENTO_API_URL: 'http://api.example.test', SESSION_SECRET: 'a'.repeat(40) }

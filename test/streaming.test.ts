@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { login, onCleanup, setup } from './helpers/app.js'
+import { within } from './helpers/processes.js'
 import type { TestContext } from './helpers/app.js'
 import type { RecordedRequest } from '../src/simulator/index.js'
 
@@ -63,19 +64,6 @@ async function readEvents (body: AsyncIterable<Buffer | string>, stop?: (events:
   }
   expect(buffer.trim()).toBe('')
   return events
-}
-
-/** Rejects when `promise` takes longer than `ms`, so a hang fails the test instead of timing it out. */
-async function within<T> (ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 async function waitFor (condition: () => boolean, ms: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import { resolve as resolvePath } from 'node:path'
 
@@ -55,4 +56,16 @@ export async function processUsage (pid: number): Promise<{ cpuSeconds: number, 
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   return { cpuSeconds, rssBytes: rssKb * 1024 }
+}
+
+/** The environment of a BFF under test: these upstreams, a fresh secret, plain http, quiet logs, and `extra`. */
+export function bffEnv (upstreams: { authUrl: string, apiUrl: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    EJENTO_AUTH_URL: upstreams.authUrl,
+    EJENTO_API_URL: upstreams.apiUrl,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    COOKIE_SECURE: 'false',
+    LOG_LEVEL: 'warn',
+    ...extra
+  }
 }
