@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { login, onCleanup, setup } from './helpers/app.js'
+import { waitFor } from './helpers/processes.js'
 import type { TestContext } from './helpers/app.js'
 
 const ROUTE = '/api/agents/:agentId/chat-threads'
@@ -74,15 +75,6 @@ async function scrape (context: TestContext): Promise<Scrape> {
 async function createThread (context: TestContext, cookie: string, agentId: string | number = 1): Promise<{ statusCode: number, body: string }> {
   const response = await context.app.inject({ method: 'POST', url: `/api/agents/${agentId}/chat-threads`, headers: { cookie } })
   return { statusCode: response.statusCode, body: response.body }
-}
-
-async function waitFor (condition: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return await condition()
 }
 
 describe('GET /metrics', () => {

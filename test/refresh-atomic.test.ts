@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { authorizationOf, createThread, login, sessionIdOf, setup, sleep } from './helpers/app.js'
+import { waitFor } from './helpers/processes.js'
 import type { TestContext } from './helpers/app.js'
 
 const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
@@ -8,11 +9,7 @@ const REFUSED = { success: false, message: 'Invalid or expired token' }
 
 /** Polls until `condition` holds; fails after `timeoutMs`. */
 async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
+  if (!await waitFor(condition, timeoutMs, 5)) throw new Error(`timed out waiting for ${what}`)
 }
 
 async function refreshNow (context: TestContext, cookie: string): Promise<LightMyRequestResponse> {

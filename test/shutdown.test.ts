@@ -4,7 +4,7 @@ import { Client } from 'undici'
 import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
-import { spawnServer, within } from './helpers/processes.js'
+import { spawnServer, waitFor, within } from './helpers/processes.js'
 import type { ServerProcess } from './helpers/processes.js'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
@@ -130,15 +130,6 @@ async function probe (base: string, path = '/healthz'): Promise<Probe> {
     request.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }))
     request.end()
   })
-}
-
-async function waitFor (condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return condition()
 }
 
 function messages (server: Server): string[] {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { login, onCleanup, setup } from './helpers/app.js'
-import { within } from './helpers/processes.js'
+import { waitFor, within } from './helpers/processes.js'
 import type { TestContext } from './helpers/app.js'
 import type { RecordedRequest } from '../src/simulator/index.js'
 
@@ -64,15 +64,6 @@ async function readEvents (body: AsyncIterable<Buffer | string>, stop?: (events:
   }
   expect(buffer.trim()).toBe('')
   return events
-}
-
-async function waitFor (condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return condition()
 }
 
 function streamRequest ({ cookie, threadId }: Live, path = '/api/agents/1/responses'): { method: 'POST', path: string, headers: Record<string, string>, body: string } {

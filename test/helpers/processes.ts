@@ -112,3 +112,13 @@ export async function within<T> (ms: number, promise: Promise<T>, what: string):
     clearTimeout(timer)
   }
 }
+
+/** Polls `condition` every `intervalMs` for up to `ms`; answers whether it came true. */
+export async function waitFor (condition: () => boolean | Promise<boolean>, ms: number, intervalMs = 20): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await condition()) return true
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+  return await condition()
+}
