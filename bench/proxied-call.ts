@@ -11,6 +11,7 @@ import { bffEnv, startServer } from './lib/processes.js'
 import { loginCookie, untilReady } from './lib/session.js'
 import type { Started } from './lib/processes.js'
 import { wrk } from './lib/wrk.js'
+import { monitorRedis } from '../test/helpers/redis-monitor.js'
 import type { LoadResult } from './lib/wrk.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -66,18 +67,17 @@ function median (results: LoadResult[]): LoadResult {
 /** Counts the Redis commands one proxied request costs, in steady state, with MONITOR. */
 async function redisRoundTrips (server: Started, cookie: string, prefix: string): Promise<ProxiedCallResults['redisPerRequest']> {
   const requests = 200
-  const monitor = await new Redis(REDIS_URL).monitor()
   const commands: string[][] = []
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  const monitor = monitorRedis(REDIS_URL, ({ args }) => {
     if (args.some((arg) => arg.startsWith(prefix))) commands.push(args)
   })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await monitor.ready
   for (let index = 0; index < requests; index++) {
     const response = await request(`${server.url}/api/agents/1/chat-threads`, { method: 'POST', headers: { cookie } })
     await response.body.dump()
   }
   await new Promise((resolve) => setTimeout(resolve, 200))
-  monitor.disconnect()
+  monitor.close()
   const reads = commands.filter(([name]) => ['hmget', 'hget', 'get', 'hgetall'].includes((name ?? '').toLowerCase())).length
   return { reads: reads / requests, writes: (commands.length - reads) / requests, requests }
 }

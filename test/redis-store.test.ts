@@ -7,6 +7,8 @@ import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
 import { ADMIN, DEMO, onCleanup, testConfig } from './helpers/app.js'
 import { REDIS_URL, call, describeWithRedis, dumpKeys, loginOver, startInstance, testPrefix, waitUntil } from './helpers/redis.js'
 import type { Instance } from './helpers/redis.js'
+import { monitorRedis } from './helpers/redis-monitor.js'
+import type { MonitoredCommand } from './helpers/redis-monitor.js'
 
 const HOUR = 3_600_000
 const CHAT_THREADS = '/api/agents/1/chat-threads'
@@ -279,12 +281,12 @@ describeWithRedis('Redis round trips per proxied request', () => {
     const key = await onlySessionKey(prefix)
     expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
 
-    const seen: Array<{ command: string, args: string[], source: string }> = []
-    const monitor = await client().monitor()
-    onCleanup(async () => { monitor.disconnect() })
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (args.some((arg) => String(arg).includes(prefix))) seen.push({ command: String(args[0]).toLowerCase(), args: args.map(String), source })
+    const seen: MonitoredCommand[] = []
+    const monitor = monitorRedis(REDIS_URL, (command) => {
+      if (command.args.some((arg) => arg.includes(prefix))) seen.push(command)
     })
+    onCleanup(async () => { monitor.close() })
+    await monitor.ready
     // A marker command through another connection: once MONITOR shows it, it shows everything after it.
     const marker = client()
     const mark = async (name: string): Promise<void> => {
