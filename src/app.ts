@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
+import { answerClientError } from './client-errors.js'
 import type { Config } from './config/index.js'
 import { loggerOptions } from './logger.js'
 import authRateLimit from './plugins/auth-rate-limit.js'
@@ -10,6 +11,7 @@ import crossSite from './plugins/cross-site.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendProblem, toProblem } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
+import jsonBody from './plugins/json-body.js'
 import metrics from './plugins/metrics.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders, { SECURITY_HEADERS } from './plugins/security-headers.js'
@@ -37,6 +39,9 @@ export interface BuildAppOptions {
   store?: SessionStore
 }
 
+/** Far deeper than any agent request (a history of messages is 3 levels), far below what overflows the stack. */
+const JSON_MAX_DEPTH = 64
+
 /** Builds the BFF: every plugin and route, ready to `listen` or `inject`. Starting it is server.ts's job. */
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options
@@ -54,6 +59,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // Schemas use type unions such as ["integer", "string"] for Ejento ids. Unknown fields are
     // refused (400), not silently dropped: a client learns its mistake, nothing unexpected goes upstream.
     ajv: { customOptions: { allowUnionTypes: true, removeAdditional: false } },
+    // Requests Node.js rejects before routing (oversized headers, malformed HTTP) get problem JSON too.
+    clientErrorHandler: (error, socket) => { answerClientError(app.log, error, socket) },
     // Errors raised by the router itself (a malformed escape, an overlong id) are problems too.
     frameworkErrors: (error, request, reply) => {
       request.log.info({ code: error.code }, error.message)
@@ -66,6 +73,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   // Only JSON (and, on the log-in, forms) are read; a text/plain body is a 415, not a string
   // that a cross-site form could post without a preflight.
   app.removeContentTypeParser('text/plain')
+  await app.register(jsonBody, { maxDepth: JSON_MAX_DEPTH })
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(gracefulClose)

@@ -302,7 +302,7 @@ describe('passthrough: refresh and retry', () => {
     expect(tokenKind(second?.headers ?? {})).toBe('ejento')
   })
 
-  it('does not retry a streamed body over PROXY_RETRY_BUFFER: the upstream 401 passes through', async () => {
+  it('does not retry a streamed body over PROXY_RETRY_BUFFER: the upstream 401 passes through, and the refresh it triggered makes the next upload work', async () => {
     const context = await setup({ env: { PROXY_RETRY_BUFFER: '1kb' } })
     const cookie = await login(context)
     context.sim.expireTokens('ejento')
@@ -310,11 +310,14 @@ describe('passthrough: refresh and retry', () => {
     const response = await postDocument(context, cookie, 'application/octet-stream', payload)
     expect(response.statusCode).toBe(401)
     expect(response.json()).toEqual({ success: false, message: 'Invalid or expired token' })
-    expect(context.sim.counter('refresh')).toBe(0)
     const attempts = context.sim.requestsTo('api', /\/documents$/)
     expect(attempts).toHaveLength(1)
     // The one attempt got the whole body, streamed.
     expect(attempts[0]?.body.equals(payload)).toBe(true)
+    // The session's tokens were refreshed all the same: the browser's own retry goes through.
+    expect(context.sim.counter('refresh')).toBe(1)
+    expectDelivered(await postDocument(context, cookie, 'application/octet-stream', payload), 'application/octet-stream', payload)
+    expect(context.sim.counter('refresh')).toBe(1)
   })
 })
 

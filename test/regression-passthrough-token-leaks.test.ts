@@ -36,6 +36,27 @@ describe('passthrough never hands out a token (review finding: shared upstream h
     expect(other.sim.requests).toHaveLength(0)
   })
 
+  it('refuses token paths hidden by double encoding, ;parameters and trailing dots or spaces (review finding)', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    const before = context.sim.requests.length
+    const cases: Array<[string, number, string]> = [
+      ['/proxy/auth/api/users/%2572efresh-access-token', 403, 'path_forbidden'],
+      ['/proxy/auth/api/users/refresh-access-token;x=1', 403, 'path_forbidden'],
+      ['/proxy/auth/api/users/refresh-access-token%20', 403, 'path_forbidden'],
+      ['/proxy/auth/api/users/refresh-access-token.', 403, 'path_forbidden'],
+      ['/proxy/auth/api/%256Cogin/access-token', 403, 'path_forbidden'],
+      // A slash encoded twice is refused as unsafe before the token-path check.
+      ['/proxy/auth/api/login%252faccess-token', 400, 'unsafe_path']
+    ]
+    for (const [path, status, code] of cases) {
+      const answer = await context.app.inject({ method: 'POST', url: path, headers: { cookie } })
+      expect(answer.statusCode, path).toBe(status)
+      expect(answer.json().code, path).toBe(code)
+    }
+    expect(context.sim.requests.slice(before)).toHaveLength(0)
+  })
+
   it('removes token fields from a JSON answer of either upstream, and echoed input from the authentication server', async () => {
     const context = await setup()
     const cookie = await login(context)

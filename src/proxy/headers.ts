@@ -1,4 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { UpstreamName } from '../upstream/client.js'
+
+/** Where each upstream is reachable through the passthrough. */
+export const PASSTHROUGH_PREFIX: Record<UpstreamName, string> = { ejento: '/proxy/ejento', auth: '/proxy/auth' }
 
 /**
  * Browser headers worth passing upstream. An allowlist: the browser's Cookie and
@@ -21,7 +25,12 @@ const FORWARDED_REQUEST_HEADERS = [
   'user-agent'
 ] as const
 
-/** Upstream answer headers worth passing to the browser; Set-Cookie, WWW-Authenticate and CORS stay behind. */
+/**
+ * Upstream answer headers worth passing to the browser; Set-Cookie, WWW-Authenticate and CORS
+ * stay behind. So do Cache-Control and Expires: every answer here was made with one user's
+ * token, and a `public` from upstream would let a shared cache serve it to someone else
+ * (the cache-control plugin answers `no-store`; event streams say `no-cache`).
+ */
 const RETURNED_RESPONSE_HEADERS = [
   'content-type',
   'content-length',
@@ -32,8 +41,6 @@ const RETURNED_RESPONSE_HEADERS = [
   'accept-ranges',
   'etag',
   'last-modified',
-  'cache-control',
-  'expires',
   'retry-after',
   'location',
   'ratelimit-limit',
@@ -61,4 +68,26 @@ export function returnedResponseHeaders (headers: IncomingHttpHeaders): Record<s
     if (typeof value === 'string') picked[name] = value
   }
   return picked
+}
+
+/**
+ * An upstream `Location` as the browser should follow it: a redirect to the upstream itself
+ * (absolute, or a path from its root, like FastAPI's trailing-slash 307) goes through the
+ * passthrough instead, so the browser neither learns the internal host nor leaves the BFF.
+ * Relative references already resolve under the passthrough; other hosts stay as they are.
+ * A place on the upstream's host that the passthrough cannot reach is withheld (undefined).
+ */
+export function browserLocation (location: string, upstream: UpstreamName, baseUrl: URL): string | undefined {
+  let target: URL
+  try {
+    target = new URL(location, baseUrl)
+  } catch {
+    return location
+  }
+  const isAbsolute = /^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('//')
+  if (!isAbsolute && !location.startsWith('/')) return location
+  if (target.origin !== baseUrl.origin) return location
+  const basePath = baseUrl.pathname.replace(/\/$/, '')
+  if (basePath !== '' && target.pathname !== basePath && !target.pathname.startsWith(`${basePath}/`)) return undefined
+  return `${PASSTHROUGH_PREFIX[upstream]}${target.pathname.slice(basePath.length) || '/'}${target.search}${target.hash}`
 }

@@ -29,13 +29,21 @@ export function checkedPassthroughPath (rawPath: string): string {
   return path
 }
 
-/** The path as the upstream will understand it (decoded once), for checks like the token-path refusal. */
+/**
+ * The path as the most lenient upstream could understand it, for checks like the token-path
+ * refusal: percent-decoded up to three times (as checkedPassthroughPath allows), and each
+ * segment without `;parameters` and trailing dots or spaces (which some servers ignore).
+ */
 export function decodedPath (path: string): string {
-  try {
-    return decodeURIComponent(path)
-  } catch {
-    return path
+  let decoded = path
+  for (let round = 0; round < 3 && decoded.includes('%'); round++) {
+    try {
+      decoded = decodeURIComponent(decoded)
+    } catch {
+      break
+    }
   }
+  return decoded.split('/').map((segment) => segment.replace(/;.*$/, '').replace(/[.\s]+$/, '')).join('/')
 }
 
 function isUnsafeSegment (segment: string): boolean {

@@ -5,13 +5,14 @@ import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
 import { readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
-import { sanitised } from '../upstream/sanitize.js'
+import { sanitised, withoutCredentials } from '../upstream/sanitize.js'
 import { returnedResponseHeaders } from './headers.js'
 
 /**
  * A named route's JSON answer: the upstream's status and JSON, passed back. An upstream 5xx
  * becomes 502 `upstream_error`; a success that is not JSON, 502 `upstream_invalid_response`.
- * Answers of the authentication server lose any password or token field on the way.
+ * Answers of the authentication server lose any password or token field on the way, and no
+ * answer keeps a credential the call carried.
  */
 export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
   if (response.statusCode >= 500) {
@@ -23,7 +24,15 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
   const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
-  return await reply.code(response.statusCode).headers(headers).send(sanitised(body, client.name).value)
+  const payload = safeText(reply, client, JSON.stringify(sanitised(body, client.name).value), response.secrets)
+  return await reply.code(response.statusCode).headers(headers).type('application/json; charset=utf-8').send(payload)
+}
+
+/** The text without any credential the call carried; each removal is logged (never the value). */
+function safeText (reply: FastifyReply, client: UpstreamClient, text: string, secrets: readonly string[] | undefined): string {
+  const cleaned = withoutCredentials(text, secrets)
+  if (cleaned.removed > 0) reply.log.warn({ upstream: client.name, removed: cleaned.removed }, 'credentials the call carried were cut out of the upstream answer')
+  return cleaned.text
 }
 
 /**
@@ -76,13 +85,18 @@ const CHECKED_JSON_BYTES = 1024 * 1024
 
 /**
  * A passthrough answer: streamed through as it is, except that a JSON answer (of reasonable
- * size; token answers are small) is read first and loses any token field, and, from the
- * authentication server, any password or echoed input, before it reaches the browser.
+ * size; token answers are small) is read first and loses any token field and any credential
+ * the call carried, and, from the authentication server, any password or echoed input, before
+ * it reaches the browser. An upstream 5xx becomes 502 `upstream_error`, as on the named
+ * routes: a crash page or a stack trace is not for the browser.
  */
 export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
-  const type = response.headers['content-type']?.toString().toLowerCase() ?? ''
+  if (response.statusCode >= 500) {
+    response.body.resume()
+    throw problems.upstreamError(client.label, response.statusCode)
+  }
   const length = Number(response.headers['content-length'] ?? Number.NaN)
-  if (!type.includes('json') || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
+  if (!isJson(response.headers['content-type']) || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
 
   let head: BodyHead
   try {
@@ -92,15 +106,25 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   }
   // Larger than any token answer: pass it on unread, as it comes.
   if (head.rest !== undefined) return sendUpstreamStream(reply, { ...response, body: Readable.from(resumed(head)) })
-  const text = Buffer.concat(head.chunks)
+  const text = Buffer.concat(head.chunks).toString('utf8')
   const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
   let parsed: unknown
   try {
-    parsed = JSON.parse(text.toString('utf8'))
+    parsed = JSON.parse(text)
   } catch {
-    return await reply.code(response.statusCode).headers(headers).send(text)
+    return await reply.code(response.statusCode).headers(headers).send(safeText(reply, client, text, response.secrets))
   }
   const { value, removed } = sanitised(parsed, client.name)
   if (removed > 0) reply.log.warn({ upstream: client.name, removed }, 'secret fields removed from a passthrough answer')
-  return await reply.code(response.statusCode).headers(headers).send(removed > 0 ? JSON.stringify(value) : text)
+  return await reply.code(response.statusCode).headers(headers).send(safeText(reply, client, removed > 0 ? JSON.stringify(value) : text, response.secrets))
+}
+
+/**
+ * `application/json` and `+json` types: one document, read whole. Streaming formats such as
+ * `application/x-ndjson` or `application/json-seq` are passed on chunk by chunk instead.
+ */
+function isJson (contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string') return false
+  const type = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? ''
+  return type === 'application/json' || type.endsWith('+json')
 }

@@ -21,7 +21,7 @@ export const upstreamAnswer = {
 } as const
 
 const PROBLEM_CODES: Record<number, string> = {
-  400: 'validation_failed, invalid_json, invalid_body, unsafe_path, insecure_transport, bad_url',
+  400: 'validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url',
   401: 'not_authenticated, session_expired, invalid_credentials',
   403: 'csrf_rejected, account_inactive, path_forbidden',
   404: 'not_found',

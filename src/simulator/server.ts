@@ -68,6 +68,19 @@ async function applyInjection (injection: Injection, req: IncomingMessage, res: 
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end('<html><body>502 Bad Gateway from some proxy</body></html>')
       return true
+    case 'echo':
+      sendJson(res, 200, { method: req.method, url: req.url, headers: req.headers })
+      return true
+  }
+  if (injection.status !== undefined && injection.chunks !== undefined) {
+    res.writeHead(injection.status, { 'content-type': 'text/plain', ...injection.headers })
+    for (const chunk of injection.chunks) {
+      if (res.destroyed) return true
+      res.write(chunk)
+      await sleep(injection.chunkIntervalMs ?? 0)
+    }
+    res.end()
+    return true
   }
   if (injection.status !== undefined) {
     if (typeof injection.body === 'string') {

@@ -67,8 +67,14 @@ export interface Injection {
   headers?: Record<string, string>
   /** Wait before answering (or before the real handler runs). */
   delayMs?: number
-  /** garbage: 200 with a non-JSON body; drop: close the connection; hang: never answer. */
-  mode?: 'garbage' | 'drop' | 'hang'
+  /**
+   * garbage: 200 with a non-JSON body; drop: close the connection; hang: never answer;
+   * echo: 200 JSON with the request's method, path and headers (a debug endpoint, as some gateways have).
+   */
+  mode?: 'garbage' | 'drop' | 'hang' | 'echo'
+  /** With `status`: the body written in these pieces, `chunkIntervalMs` apart (a streamed answer of any type). */
+  chunks?: string[]
+  chunkIntervalMs?: number
   /** For a streamed answer: close the connection after this many events. */
   dropStreamAfterEvents?: number
   /** How many matching requests it applies to (default 1). */

@@ -35,6 +35,8 @@ export interface UpstreamResponse {
   statusCode: number
   headers: IncomingHttpHeaders
   body: Readable
+  /** The credentials the call carried (tokens, subscription key): they must not come back in the answer. */
+  secrets?: readonly string[]
 }
 
 const MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -45,6 +47,7 @@ const MAX_JSON_BYTES = 8 * 1024 * 1024
  */
 export class UpstreamClient {
   readonly name: UpstreamName
+  readonly baseUrl: URL
   readonly #pool: Pool
   readonly #basePath: string
   readonly #subscriptionKey: string | undefined
@@ -52,6 +55,7 @@ export class UpstreamClient {
 
   constructor (name: UpstreamName, options: UpstreamClientOptions) {
     this.name = name
+    this.baseUrl = options.baseUrl
     this.#basePath = options.baseUrl.pathname === '/' ? '' : options.baseUrl.pathname
     this.#subscriptionKey = options.subscriptionKey
     this.#observe = options.observe
@@ -63,6 +67,11 @@ export class UpstreamClient {
       bodyTimeout: options.bodyTimeoutMs,
       keepAliveTimeout: 30_000
     })
+  }
+
+  /** The gateway key this client sends, as a secret an answer must not echo. */
+  get secrets (): readonly string[] {
+    return this.#subscriptionKey === undefined ? [] : [this.#subscriptionKey]
   }
 
   get label (): string {

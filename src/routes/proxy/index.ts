@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { HttpProblem } from '../../errors.js'
 import { requireSession } from '../../plugins/session.js'
-import { forwardedRequestHeaders } from '../../proxy/headers.js'
+import { PASSTHROUGH_PREFIX, forwardedRequestHeaders } from '../../proxy/headers.js'
 import { forbiddenPassthroughPath } from '../../proxy/forbidden-paths.js'
 import { checkedPassthroughPath, decodedPath } from '../../proxy/path.js'
 import { captureBody } from '../../proxy/request-body.js'
@@ -25,8 +25,8 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
   app.addHook('onRequest', requireSession)
 
-  const routes: Array<[string, UpstreamName]> = [['/proxy/ejento', 'ejento'], ['/proxy/auth', 'auth']]
-  for (const [prefix, upstream] of routes) {
+  for (const upstream of ['ejento', 'auth'] as const) {
+    const prefix = PASSTHROUGH_PREFIX[upstream]
     app.route({
       method: METHODS,
       url: `${prefix}/*`,
