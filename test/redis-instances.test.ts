@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
@@ -124,7 +125,8 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('rate limits are shared: 2 failed log-ins on A and 2 on B, the 4th is 429', async () => {
-    const { a, b, sim } = await cluster({ env: { AUTH_RATE_LIMIT_PER_IP: '3', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000' } })
+    const prefix = testPrefix()
+    const { a, b, sim } = await cluster({ env: { AUTH_RATE_LIMIT_PER_IP: '3', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000', AUTH_RATE_LIMIT_WINDOW: '1m', REDIS_KEY_PREFIX: prefix } })
     const wrong = { email: DEMO.email, password: 'not-the-password' }
     const statuses: number[] = []
     for (const instance of [a, a, b, b]) {
@@ -139,5 +141,20 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
     // The limited attempts never reached upstream.
     expect(sim.counter('login_failed')).toBe(3)
     expect(sim.counter('login')).toBe(0)
+
+    // Regression: the counters were named `<prefix>rate-limit:undefinedundefined-ip:...`.
+    const redis = new Redis(REDIS_URL)
+    onCleanup(async () => { redis.disconnect() })
+    const keys = (await redis.keys(`${prefix}rate-limit:*`)).sort()
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(new RegExp(`^${prefix}rate-limit:account:[A-Za-z0-9_-]{22}$`))
+    expect(keys[1]).toBe(`${prefix}rate-limit:ip:127.0.0.1`)
+    expect(await redis.get(keys[1] as string)).toBe('5')
+    // Each counter expires with its window.
+    for (const key of keys) {
+      const ttl = await redis.pttl(key)
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(60_000)
+    }
   })
 })

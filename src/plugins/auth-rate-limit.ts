@@ -2,14 +2,16 @@ import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
 import { HttpProblem, problems } from '../errors.js'
+import { redisCounterStore } from '../rate-limit/redis-counter-store.js'
 
 export interface AuthRateLimitOptions {
   perIp: number
   perAccount: number
   windowMs: number
-  /** When set (an ioredis client), counters are shared by every instance. */
-  redis?: unknown
+  /** When set, counters live in Redis under `redisPrefix`, shared by every instance. */
+  redis?: Redis
   redisPrefix?: string
 }
 
@@ -28,7 +30,7 @@ declare module 'fastify' {
 export default fp(async function authRateLimit (app: FastifyInstance, options: AuthRateLimitOptions) {
   await app.register(rateLimit, {
     global: false,
-    ...(options.redis === undefined ? {} : { redis: options.redis as never, nameSpace: options.redisPrefix })
+    ...(options.redis === undefined ? {} : { store: redisCounterStore(options.redis, options.redisPrefix ?? '') as never })
   })
   const byAddress = app.createRateLimit({ max: options.perIp, timeWindow: options.windowMs, keyGenerator: (request) => `ip:${request.ip}` })
   const byAccount = app.createRateLimit({ max: options.perAccount, timeWindow: options.windowMs, keyGenerator: (request) => `account:${accountKey(request)}` })
