@@ -220,17 +220,20 @@ describeWithRedis('what real log-ins keep in Redis', () => {
 
 describeWithRedis('refreshes and log-outs racing across instances', () => {
   it('a log-out on B during a refresh on A wins: the refresh does not write the session back', async () => {
-    const { sim, a, b, prefix } = await cluster({ strictRotation: true, refreshDelayMs: 300 })
+    // The upstream holds the refresh for 1 s: time enough for B's log-out even on a busy machine.
+    const { sim, a, b, prefix } = await cluster({ strictRotation: true, refreshDelayMs: 1000 })
     const cookie = await loginOver(a, DEMO)
     await onlySessionKey(prefix)
     sim.expireTokens('ejento')
 
-    // A's call is refused upstream, so A refreshes; the refresh takes 300 ms upstream.
+    // A's call is refused upstream, so A refreshes; the refresh takes 1 s upstream.
     const pending = call(a, 'POST', CHAT_THREADS, { cookie })
     await waitUntil(() => sim.counter('refresh') === 1, 5000, 'A never started the refresh', 5)
     const logout = await call(b, 'POST', '/auth/logout', { cookie })
     expect(logout.status).toBe(204)
     expect(sim.counter('refresh')).toBe(1)
+    // The race this test is about: B's log-out ended before the upstream answered A's refresh.
+    expect(sim.requestsTo('auth', /refresh-access-token$/)[0]?.completed, 'the refresh was still held upstream when the log-out ended').toBe(false)
     const answer = await pending
 
     // The refresh found the session gone and wrote nothing: A's call is not authenticated.

@@ -28,7 +28,10 @@ function newestToken (context: TestContext, kind: 'auth' | 'ejento'): string | u
  */
 async function runFlow (disturbance: Disturbance): Promise<void> {
   const context = await setup({
-    sim: disturbance === 'tokens near expiry' ? { authTokenTtl: 2, ejentoTokenTtl: 2 } : { authTokenTtl: 120, ejentoTokenTtl: 120 }
+    // 4 s tokens (exp in whole seconds, so 3 to 4 s as the BFF reads them) are due for an early
+    // refresh 1.5 to 2 s after the log-in: the steps before the pause have at least 1.5 s, and
+    // the call after the 2.1 s pause almost 1.9 s before they expire.
+    sim: disturbance === 'tokens near expiry' ? { authTokenTtl: 4, ejentoTokenTtl: 4 } : { authTokenTtl: 120, ejentoTokenTtl: 120 }
   })
   const answers: LightMyRequestResponse[] = []
   const call = async (options: InjectOptions): Promise<LightMyRequestResponse> => {
@@ -63,7 +66,7 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   expect(context.sim.counter('refresh')).toBe(0)
 
   if (disturbance === 'ejento token expires') context.sim.expireTokens('ejento')
-  if (disturbance === 'tokens near expiry') await new Promise((resolve) => setTimeout(resolve, 1100))
+  if (disturbance === 'tokens near expiry') await new Promise((resolve) => setTimeout(resolve, 2100))
 
   // 4. Ask (JSON).
   const ask = await call({ method: 'POST', url: '/api/agents/1/responses', headers, payload: { user_query: 'How do I reset my password?', chat_thread_id: threadId } })
