@@ -18,6 +18,12 @@ const MALFORMED: [number, string, string, string] = [400, 'Bad Request', 'bad_re
  */
 export function answerClientError (log: FastifyBaseLogger, error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
+  // An answer is already being written on this connection (garbage after a keep-alive
+  // request): another status line would land inside its body. Just close, as Node.js does.
+  if ((socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
+    socket.destroy()
+    return
+  }
   const [status, title, code, detail] = ANSWERS[error.code ?? ''] ?? MALFORMED
   const id = randomUUID()
   log.info({ reqId: id, code, err: { code: error.code, message: error.message } }, 'client error before routing')

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { decodedPath } from '../src/proxy/path.js'
 import { login, setup } from './helpers/app.js'
 
 /**
@@ -81,5 +82,13 @@ describe('passthrough never hands out a token (review finding: shared upstream h
     context.sim.inject({ upstream: 'api', path: '/api/agents', status: 200, body: 'plain text, not JSON' })
     const text = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
     expect(text.body).toBe('plain text, not JSON')
+  })
+})
+
+describe('the token-path check on pathological segments (review finding: a regex backtracked quadratically)', () => {
+  it('reads a segment of 200,000 dots and a letter in linear time (the quadratic version takes minutes)', () => {
+    const segment = `${'.'.repeat(200_000)}x`
+    expect(decodedPath(`/api/${segment}`)).toBe(`/api/${segment}`)
+    expect(decodedPath(`/api/refresh-access-token${'.'.repeat(200_000)}`)).toBe('/api/refresh-access-token')
   })
 })

@@ -149,3 +149,81 @@ describe('deeply nested upstream JSON (review finding: data past 32 levels was s
     expect(response.json().code).toBe('upstream_invalid_response')
   })
 })
+
+/** Regressions from a second review of the answer checks. */
+describe('JSON answers of every JSON type are checked (review finding: text/json and ndjson skipped the token check)', () => {
+  it('strips token fields from text/json, application/x-json and +json documents', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    for (const type of ['text/json', 'application/x-json', 'application/vnd.api+json; charset=utf-8']) {
+      context.sim.inject({ upstream: 'auth', path: '/api/users/me', status: 200, body: JSON.stringify({ access_token: 'eyJhbGciOiJub25lIn0.e30.', ok: 1 }), headers: { 'content-type': type } })
+      const response = await context.app.inject({ method: 'GET', url: '/proxy/auth/api/users/me', headers: { cookie } })
+      expect(response.statusCode, type).toBe(200)
+      expect(JSON.parse(response.body), type).toEqual({ ok: 1 })
+    }
+  })
+
+  it('cleans ndjson and json-seq line by line: token fields and echoed credentials go, other lines pass byte for byte', async () => {
+    const context = await setup({ env: { EJENTO_SUBSCRIPTION_KEY: SUBSCRIPTION_KEY }, sim: { subscriptionKey: SUBSCRIPTION_KEY } })
+    const cookie = await login(context)
+    const lines = ['{"n": 1}\n', '{"n":2,"refresh_token":"r-secret-value"}\n', `{"n":3,"seen":"key=${SUBSCRIPTION_KEY}"}\r\n`, 'not json at all\n', '{"n":5}']
+    context.sim.inject({ upstream: 'auth', path: '/api/users/export', status: 200, chunks: lines.map((line) => line.slice(0, 5)).map((head, index) => head + (lines[index] as string).slice(5)), headers: { 'content-type': 'application/x-ndjson' } })
+    const ndjson = await context.app.inject({ method: 'GET', url: '/proxy/auth/api/users/export', headers: { cookie } })
+    expect(ndjson.statusCode).toBe(200)
+    expect(ndjson.body).toBe('{"n": 1}\n{"n":2}\n{"n":3,"seen":"key=[withheld]"}\r\nnot json at all\n{"n":5}')
+
+    const records = ['\x1e{"a":1}\n', '\x1e{"a":2,"access_token":"x"}\n']
+    context.sim.inject({ upstream: 'api', path: '/api/agents', status: 200, chunks: [records.join('').slice(0, 7), records.join('').slice(7)], headers: { 'content-type': 'application/json-seq' } })
+    const seq = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
+    expect(seq.body).toBe('\x1e{"a":1}\n\x1e{"a":2}\n')
+  })
+
+  it('passes a JSON answer that needs no change byte for byte, whatever its encoding (review finding: re-encoded as UTF-8)', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    const latin1 = Buffer.from('{"name":"caf\xe9"}', 'latin1')
+    context.sim.inject({ upstream: 'api', path: '/api/agents', status: 200, body: latin1, headers: { 'content-type': 'application/json; charset=iso-8859-1' } })
+    const response = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
+    expect(response.rawPayload.equals(latin1)).toBe(true)
+  })
+})
+
+describe('Location on any scheme or either upstream (review finding: http:// and the other upstream\'s host passed through)', () => {
+  it('maps the other scheme and the other upstream, and withholds what does not parse', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    const api = new URL(context.sim.apiUrl)
+    const cases: Array<[string, string | undefined]> = [
+      [`https://${api.host}/api/agents/`, '/proxy/ejento/api/agents/'],
+      [`${context.sim.authUrl}/api/users/me`, '/proxy/auth/api/users/me'],
+      ['http://internal-host:99999/x', undefined]
+    ]
+    for (const [location, expected] of cases) {
+      context.sim.inject({ upstream: 'api', path: '/api/agents', status: 307, body: {}, headers: { location } })
+      const response = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
+      expect(response.headers.location, location).toBe(expected)
+    }
+  })
+})
+
+describe('sign-up answers and 5xx headers (review findings)', () => {
+  it('withholds the subscription key and the password from a sign-up answer that echoes the call', async () => {
+    const context = await setup({ env: { EJENTO_SUBSCRIPTION_KEY: SUBSCRIPTION_KEY }, sim: { subscriptionKey: SUBSCRIPTION_KEY } })
+    context.sim.inject({ upstream: 'auth', path: '/api/users/signup', mode: 'echo' })
+    const password = 'a-long-new-password-1'
+    const response = await context.app.inject({ method: 'POST', url: '/auth/signup', payload: { email: 'new@example.com', password } })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().headers['ocp-apim-subscription-key']).toBe('[withheld]')
+    expect(response.body).not.toContain(SUBSCRIPTION_KEY)
+    expect(response.body).not.toContain(password)
+  })
+
+  it('keeps an upstream 503\'s Retry-After on the 502', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    context.sim.inject({ upstream: 'api', path: '/api/agents', status: 503, body: { detail: 'busy' }, headers: { 'retry-after': '7' } })
+    const response = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
+    expect(response.statusCode).toBe(502)
+    expect(response.headers['retry-after']).toBe('7')
+  })
+})

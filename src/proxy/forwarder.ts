@@ -65,31 +65,31 @@ export class Forwarder {
 
     const tokens = await this.#vault.usable({ sessionId, tokens: session.record.tokens }, request.id, request.log)
     const response = await send(tokens)
-    if (response.statusCode !== 401 && response.statusCode !== 403) return forBrowser(response, client, tokens)
+    if (response.statusCode !== 401 && response.statusCode !== 403) return forBrowser(response, client, this.#upstreams, tokens)
 
     const refusal = await readSmall(response).catch((error: unknown) => { throw upstreamFailure(client.label, error) })
     const refused = { ...response, body: Readable.from([refusal]) }
-    if (!isTokenFailure(response.statusCode, parseJson(refusal))) return forBrowser(refused, client, tokens)
+    if (!isTokenFailure(response.statusCode, parseJson(refusal))) return forBrowser(refused, client, this.#upstreams, tokens)
     if (call.body.kind === 'streamed') {
       // The upload was streamed and is gone: it cannot be sent again. Refresh anyway, so that
       // the browser's own retry finds working tokens, and pass the refusal on.
       request.log.info({ upstream: call.upstream, status: response.statusCode }, 'upstream refused the token of a streamed upload; refreshing, not retrying')
       const fresh = await this.#vault.refresh({ sessionId, tokens }, request.id, request.log)
-      return forBrowser(refused, client, fresh, tokens)
+      return forBrowser(refused, client, this.#upstreams, fresh, tokens)
     }
     request.log.info({ upstream: call.upstream, status: response.statusCode }, 'upstream refused the token; refreshing and retrying once')
     const fresh = await this.#vault.refresh({ sessionId, tokens }, request.id, request.log)
-    return forBrowser(await send(fresh), client, fresh, tokens)
+    return forBrowser(await send(fresh), client, this.#upstreams, fresh, tokens)
   }
 }
 
 /** The answer with its redirect pointed at the passthrough, and the credentials it must not echo. */
-function forBrowser (response: UpstreamResponse, client: UpstreamClient, ...used: TokenSet[]): UpstreamResponse {
+function forBrowser (response: UpstreamResponse, client: UpstreamClient, upstreams: Record<UpstreamName, UpstreamClient>, ...used: TokenSet[]): UpstreamResponse {
   const secrets = [...client.secrets, ...used.flatMap((tokens) => [tokens.authToken, tokens.ejentoToken])]
   const location = response.headers.location
   if (typeof location !== 'string') return { ...response, secrets }
   const headers = { ...response.headers }
-  const rewritten = browserLocation(location, client.name, client.baseUrl)
+  const rewritten = browserLocation(location, client.name, upstreams)
   if (rewritten === undefined) delete headers.location
   else headers.location = rewritten
   return { ...response, headers, secrets }

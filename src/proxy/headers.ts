@@ -71,23 +71,39 @@ export function returnedResponseHeaders (headers: IncomingHttpHeaders): Record<s
 }
 
 /**
- * An upstream `Location` as the browser should follow it: a redirect to the upstream itself
- * (absolute, or a path from its root, like FastAPI's trailing-slash 307) goes through the
- * passthrough instead, so the browser neither learns the internal host nor leaves the BFF.
- * Relative references already resolve under the passthrough; other hosts stay as they are.
- * A place on the upstream's host that the passthrough cannot reach is withheld (undefined).
+ * An upstream `Location` as the browser should follow it. A redirect to either upstream's
+ * host (absolute in any scheme, FastAPI behind TLS termination says `http://`, or a path
+ * from the root, like FastAPI's trailing-slash 307) goes through that upstream's passthrough
+ * instead, so the browser neither learns an internal host nor leaves the BFF. Relative
+ * references already resolve under the passthrough; other hosts stay as they are. A place
+ * on an upstream's host that no passthrough reaches, or a value that does not parse, is
+ * withheld (undefined).
  */
-export function browserLocation (location: string, upstream: UpstreamName, baseUrl: URL): string | undefined {
-  let target: URL
-  try {
-    target = new URL(location, baseUrl)
-  } catch {
-    return location
-  }
+export function browserLocation (location: string, from: UpstreamName, upstreams: Record<UpstreamName, { baseUrl: URL }>): string | undefined {
   const isAbsolute = /^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('//')
   if (!isAbsolute && !location.startsWith('/')) return location
-  if (target.origin !== baseUrl.origin) return location
-  const basePath = baseUrl.pathname.replace(/\/$/, '')
-  if (basePath !== '' && target.pathname !== basePath && !target.pathname.startsWith(`${basePath}/`)) return undefined
-  return `${PASSTHROUGH_PREFIX[upstream]}${target.pathname.slice(basePath.length) || '/'}${target.search}${target.hash}`
+  let target: URL
+  try {
+    target = new URL(location, upstreams[from].baseUrl)
+  } catch {
+    return undefined
+  }
+  // The redirecting upstream first: when both share a gateway host, its own base path wins ties.
+  const candidates = [from, ...(Object.keys(upstreams) as UpstreamName[]).filter((name) => name !== from)]
+  for (const name of candidates) {
+    const base = upstreams[name].baseUrl
+    if (!sameService(base, target)) continue
+    const basePath = base.pathname.replace(/\/$/, '')
+    if (basePath === '' || target.pathname === basePath || target.pathname.startsWith(`${basePath}/`)) {
+      return `${PASSTHROUGH_PREFIX[name]}${target.pathname.slice(basePath.length) || '/'}${target.search}${target.hash}`
+    }
+  }
+  // An upstream's host, but nothing a passthrough reaches: not for the browser's eyes.
+  if (candidates.some((name) => upstreams[name].baseUrl.hostname === target.hostname)) return undefined
+  return location
+}
+
+/** Same host and port, or same host in the other scheme (an upstream behind TLS termination names itself `http://`). */
+function sameService (base: URL, target: URL): boolean {
+  return base.hostname === target.hostname && (base.protocol !== target.protocol || base.port === target.port)
 }

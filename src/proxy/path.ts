@@ -43,7 +43,15 @@ export function decodedPath (path: string): string {
       break
     }
   }
-  return decoded.split('/').map((segment) => segment.replace(/;.*$/, '').replace(/[.\s]+$/, '')).join('/')
+  return decoded.split('/').map(lenientSegment).join('/')
+}
+
+/** A segment without `;parameters` and trailing dots or whitespace. A loop, not a regex: linear on `....x`. */
+function lenientSegment (segment: string): string {
+  const semicolon = segment.indexOf(';')
+  let end = semicolon === -1 ? segment.length : semicolon
+  while (end > 0 && (segment[end - 1] === '.' || /\s/.test(segment[end - 1] as string))) end--
+  return segment.slice(0, end)
 }
 
 function isUnsafeSegment (segment: string): boolean {

@@ -1,7 +1,7 @@
-import { PassThrough, Readable } from 'node:stream'
-import type { FastifyReply } from 'fastify'
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream'
+import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
-import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
+import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
 import { readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
@@ -15,24 +15,34 @@ import { returnedResponseHeaders } from './headers.js'
  * answer keeps a credential the call carried.
  */
 export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
-  if (response.statusCode >= 500) {
-    response.body.resume()
-    throw problems.upstreamError(client.label, response.statusCode)
-  }
+  if (response.statusCode >= 500) throw upstreamError(client, response)
   const body = await client.readJson(response, response.statusCode < 300)
   if (body === null && response.statusCode >= 400) {
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
   const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
-  const payload = safeText(reply, client, JSON.stringify(sanitised(body, client.name).value), response.secrets)
+  const payload = safeBytes(reply.log, client.name, Buffer.from(JSON.stringify(sanitised(body, client.name).value)), response.secrets)
   return await reply.code(response.statusCode).headers(headers).type('application/json; charset=utf-8').send(payload)
 }
 
-/** The text without any credential the call carried; each removal is logged (never the value). */
-function safeText (reply: FastifyReply, client: UpstreamClient, text: string, secrets: readonly string[] | undefined): string {
-  const cleaned = withoutCredentials(text, secrets)
-  if (cleaned.removed > 0) reply.log.warn({ upstream: client.name, removed: cleaned.removed }, 'credentials the call carried were cut out of the upstream answer')
-  return cleaned.text
+/**
+ * An upstream 5xx as 502 `upstream_error`: a crash page or a stack trace is not for the
+ * browser. Its body is dropped at once (a slow one would hold the connection), its
+ * `Retry-After` kept.
+ */
+function upstreamError (client: UpstreamClient, response: UpstreamResponse): HttpProblem {
+  response.body.destroy()
+  const problem = problems.upstreamError(client.label, response.statusCode)
+  const retryAfter = response.headers['retry-after']
+  if (typeof retryAfter === 'string') problem.headers['retry-after'] = retryAfter
+  return problem
+}
+
+/** The bytes without any credential the call carried; each removal is logged (never the value). */
+function safeBytes (log: FastifyBaseLogger, upstream: UpstreamName, bytes: Buffer, secrets: readonly string[] | undefined): Buffer {
+  const cleaned = withoutCredentials(bytes, secrets)
+  if (cleaned.removed > 0) log.warn({ upstream, removed: cleaned.removed }, 'credentials the call carried were cut out of the upstream answer')
+  return cleaned.bytes
 }
 
 /**
@@ -84,19 +94,23 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
 const CHECKED_JSON_BYTES = 1024 * 1024
 
 /**
- * A passthrough answer: streamed through as it is, except that a JSON answer (of reasonable
- * size; token answers are small) is read first and loses any token field and any credential
- * the call carried, and, from the authentication server, any password or echoed input, before
- * it reaches the browser. An upstream 5xx becomes 502 `upstream_error`, as on the named
- * routes: a crash page or a stack trace is not for the browser.
+ * A passthrough answer: streamed through as it is, except for JSON. A JSON document (of
+ * reasonable size; token answers are small) is read first; JSON lines (ndjson, json-seq)
+ * are checked line by line as they stream. Either way JSON loses any token field and any
+ * credential the call carried, and, from the authentication server, any password or echoed
+ * input, before it reaches the browser. An upstream 5xx becomes 502 `upstream_error`, as on
+ * the named routes.
  */
 export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
-  if (response.statusCode >= 500) {
-    response.body.resume()
-    throw problems.upstreamError(client.label, response.statusCode)
-  }
+  if (response.statusCode >= 500) throw upstreamError(client, response)
+  const kind = jsonKind(response.headers['content-type'])
   const length = Number(response.headers['content-length'] ?? Number.NaN)
-  if (!isJson(response.headers['content-type']) || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
+  if (kind === 'lines') {
+    // Cleaning may change the length: the answer goes out chunked.
+    const headers = { ...response.headers, 'content-length': undefined }
+    return sendUpstreamStream(reply, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) })
+  }
+  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
 
   let head: BodyHead
   try {
@@ -106,25 +120,73 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   }
   // Larger than any token answer: pass it on unread, as it comes.
   if (head.rest !== undefined) return sendUpstreamStream(reply, { ...response, body: Readable.from(resumed(head)) })
-  const text = Buffer.concat(head.chunks).toString('utf8')
   const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    return await reply.code(response.statusCode).headers(headers).send(safeText(reply, client, text, response.secrets))
-  }
-  const { value, removed } = sanitised(parsed, client.name)
-  if (removed > 0) reply.log.warn({ upstream: client.name, removed }, 'secret fields removed from a passthrough answer')
-  return await reply.code(response.statusCode).headers(headers).send(safeText(reply, client, removed > 0 ? JSON.stringify(value) : text, response.secrets))
+  const cleaned = cleanJson(reply.log, client.name, Buffer.concat(head.chunks), response.secrets)
+  return await reply.code(response.statusCode).headers(headers).send(cleaned)
 }
 
 /**
- * `application/json` and `+json` types: one document, read whole. Streaming formats such as
- * `application/x-ndjson` or `application/json-seq` are passed on chunk by chunk instead.
+ * The JSON without token fields (logged when any), and without the call's credentials. Bytes
+ * that are not JSON, or JSON that needed no change, pass on as they came, byte for byte.
  */
-function isJson (contentType: string | string[] | undefined): boolean {
-  if (typeof contentType !== 'string') return false
+function cleanJson (log: FastifyBaseLogger, upstream: UpstreamName, bytes: Buffer, secrets: readonly string[] | undefined): Buffer {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return safeBytes(log, upstream, bytes, secrets)
+  }
+  const { value, removed } = sanitised(parsed, upstream)
+  if (removed === 0) return safeBytes(log, upstream, bytes, secrets)
+  log.warn({ upstream, removed }, 'secret fields removed from a passthrough answer')
+  return safeBytes(log, upstream, Buffer.from(JSON.stringify(value)), secrets)
+}
+
+/** Longest JSON line held back to be checked whole; a longer one passes on as it comes. */
+const MAX_JSON_LINE_BYTES = 1024 * 1024
+
+/**
+ * Checks newline-delimited JSON (ndjson, JSON Lines, json-seq) line by line as it streams:
+ * each complete line is cleaned like a JSON document and passed on at once, so the stream
+ * is never held back longer than one line.
+ */
+function cleanJsonLines (log: FastifyBaseLogger, upstream: UpstreamName, secrets: readonly string[] | undefined): Transform {
+  let pending: Buffer = Buffer.alloc(0)
+  const cleanLine = (line: Buffer): Buffer => {
+    // json-seq starts a record with RS (0x1e); the line end is kept as it was.
+    const start = line[0] === 0x1e ? 1 : 0
+    const end = line.at(-1) === 0x0a ? (line.at(-2) === 0x0d ? line.length - 2 : line.length - 1) : line.length
+    return Buffer.concat([line.subarray(0, start), cleanJson(log, upstream, line.subarray(start, end), secrets), line.subarray(end)])
+  }
+  return new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      const out: Buffer[] = []
+      let from = 0
+      for (let newline = pending.indexOf(0x0a); newline !== -1; newline = pending.indexOf(0x0a, from)) {
+        out.push(cleanLine(pending.subarray(from, newline + 1)))
+        from = newline + 1
+      }
+      pending = pending.subarray(from)
+      if (pending.length > MAX_JSON_LINE_BYTES) {
+        out.push(safeBytes(log, upstream, pending, secrets))
+        pending = Buffer.alloc(0)
+      }
+      done(null, out.length === 0 ? undefined : Buffer.concat(out))
+    },
+    flush (done) {
+      done(null, pending.length === 0 ? undefined : cleanLine(pending))
+    }
+  })
+}
+
+/**
+ * `document`: one JSON value, read whole (`application/json`, `text/json`, `+json`...).
+ * `lines`: a stream of JSON values (ndjson, JSON Lines, json-seq), checked line by line.
+ */
+function jsonKind (contentType: string | string[] | undefined): 'document' | 'lines' | undefined {
+  if (typeof contentType !== 'string') return undefined
   const type = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? ''
-  return type === 'application/json' || type.endsWith('+json')
+  if (!type.includes('json')) return undefined
+  return /ndjson|jsonl|json-seq|jsonlines|json-stream/.test(type) ? 'lines' : 'document'
 }

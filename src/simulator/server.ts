@@ -83,7 +83,7 @@ async function applyInjection (injection: Injection, req: IncomingMessage, res: 
     return true
   }
   if (injection.status !== undefined) {
-    if (typeof injection.body === 'string') {
+    if (typeof injection.body === 'string' || Buffer.isBuffer(injection.body)) {
       res.writeHead(injection.status, { 'content-type': 'text/plain', ...injection.headers })
       res.end(injection.body)
     } else {

@@ -60,7 +60,7 @@ export interface Injection {
   upstream?: UpstreamKind
   method?: string
   path?: string | RegExp
-  /** Answer with this status and body instead of the real handler. */
+  /** Answer with this status and body instead of the real handler (a string or Buffer is sent as it is, anything else as JSON). */
   status?: number
   body?: unknown
   /** Extra answer headers for an injected status answer. */

@@ -40,16 +40,35 @@ export function sanitised (value: unknown, upstream: 'auth' | 'ejento'): { value
 /**
  * The answer with every credential the call carried cut out, wherever it appears (a debug
  * endpoint echoing request headers, an error trace): key names alone cannot catch those.
+ * Works on the bytes, so an answer in any encoding passes otherwise untouched.
  */
-export function withoutCredentials (text: string, secrets: readonly string[] | undefined): { text: string, removed: number } {
+export function withoutCredentials (bytes: Buffer, secrets: readonly string[] | undefined): { bytes: Buffer, removed: number } {
   let removed = 0
   for (const secret of secrets ?? []) {
-    if (secret.length < 8 || !text.includes(secret)) continue
-    const parts = text.split(secret)
-    removed += parts.length - 1
-    text = parts.join('[withheld]')
+    if (secret.length < 8) continue
+    let at = bytes.indexOf(secret)
+    if (at === -1) continue
+    const parts: Buffer[] = []
+    let from = 0
+    while (at !== -1) {
+      parts.push(bytes.subarray(from, at), WITHHELD)
+      removed += 1
+      from = at + Buffer.byteLength(secret)
+      at = bytes.indexOf(secret, from)
+    }
+    parts.push(bytes.subarray(from))
+    bytes = Buffer.concat(parts)
   }
-  return { text, removed }
+  return { bytes, removed }
+}
+
+const WITHHELD = Buffer.from('[withheld]')
+
+/** A JSON value without secret fields (as `withoutSecrets`) and without these exact credentials anywhere in it. */
+export function withoutSecretsOrCredentials (value: unknown, secrets: readonly string[]): unknown {
+  const safe = withoutSecrets(value)
+  const cleaned = withoutCredentials(Buffer.from(JSON.stringify(safe) ?? 'null'), secrets)
+  return cleaned.removed === 0 ? safe : JSON.parse(cleaned.bytes.toString('utf8'))
 }
 
 class TooDeep extends Error {}

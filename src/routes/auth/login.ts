@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
 import { parseTokenAnswer, tokenSubject } from '../../tokens/token-set.js'
-import { withoutSecrets } from '../../upstream/sanitize.js'
+import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { loginBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
 import { problemResponses } from '../responses.js'
@@ -36,7 +36,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
     }
 
     const answer = await app.authApi.login(email, request.body.password, request.id)
-    if (answer.statusCode !== 200) throw loginRefusal(answer.statusCode, answer.body)
+    if (answer.statusCode !== 200) throw loginRefusal(answer.statusCode, answer.body, [request.body.password, ...app.upstreams.auth.secrets])
     const now = Date.now()
     const tokens = parseTokenAnswer(answer.body, now, options.defaultTokenLifetimeMs)
     if (tokens === null) throw problems.upstreamInvalidResponse('authentication', 'log-in answered without both tokens')
@@ -55,7 +55,7 @@ function loginEmail (body: LoginBody | undefined): string | undefined {
 }
 
 /** FastAPI answers a wrong password or an inactive user with 400 and a `detail` sentence. */
-function loginRefusal (status: number, body: unknown): HttpProblem {
+function loginRefusal (status: number, body: unknown, credentials: readonly string[]): HttpProblem {
   const detail = typeof body === 'object' && body !== null ? (body as { detail?: unknown }).detail : undefined
   if (status >= 500) return problems.upstreamError('authentication', status)
   if (typeof detail === 'string' && /inactive/i.test(detail)) {
@@ -63,5 +63,5 @@ function loginRefusal (status: number, body: unknown): HttpProblem {
   }
   if (status === 400 || status === 401 || status === 403 || status === 404) return problems.invalidCredentials()
   if (status === 429) return new HttpProblem(429, 'rate_limited', 'The authentication server is rate limiting log-ins. Retry later.', { headers: { 'retry-after': '60' } })
-  return new HttpProblem(status, 'upstream_rejected', 'The authentication server refused the log-in.', { extensions: { upstream: withoutSecrets(body) } })
+  return new HttpProblem(status, 'upstream_rejected', 'The authentication server refused the log-in.', { extensions: { upstream: withoutSecretsOrCredentials(body, credentials) } })
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { problems } from '../../errors.js'
-import { withoutSecrets } from '../../upstream/sanitize.js'
+import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { signupBody } from './schemas.js'
 import type { SignupBody } from './schemas.js'
 import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
@@ -22,6 +22,7 @@ export default async function signupRoute (app: FastifyInstance): Promise<void> 
     if (answer.statusCode < 300 && (typeof answer.body !== 'object' || answer.body === null)) {
       throw problems.upstreamInvalidResponse('authentication', 'sign-up answered without a user')
     }
-    return await reply.code(answer.statusCode).send(withoutSecrets(answer.body))
+    // No password field, and nothing the call carried (the password, the gateway key), even echoed elsewhere.
+    return await reply.code(answer.statusCode).send(withoutSecretsOrCredentials(answer.body, [password, ...app.upstreams.auth.secrets]))
   })
 }
