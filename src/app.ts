@@ -82,7 +82,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })
   await app.register(crossSite, { allowedOrigins: config.security.allowedOrigins })
   await app.register(docs, { cookieName: config.session.cookieName })
-  await app.register(metrics)
+  await app.register(metrics, { token: config.metricsToken })
   // With REDIS_URL, sessions, refresh locks and rate-limit counters are shared by all instances.
   const redis = config.redis === undefined ? undefined : createRedisClient(config.redis.url, app.log)
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })

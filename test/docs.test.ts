@@ -58,7 +58,7 @@ const EXPECTED_ERRORS: Record<string, string[]> = {
   '/proxy/auth/{*}': ['401', '403', '413', '502', '504'],
   '/healthz': [],
   '/readyz': ['503'],
-  '/metrics': []
+  '/metrics': ['401']
 }
 
 interface Operation {

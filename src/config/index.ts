@@ -17,6 +17,8 @@ export interface Config {
   shutdownGraceMs: number
   /** A folder whose files (a browser app) are served at `/`; undefined: none. Demo mode serves `web/`. */
   staticDir: string | undefined
+  /** When set, `GET /metrics` needs `Authorization: Bearer <this>`; undefined: open (keep it off the public network). */
+  metricsToken: string | undefined
   upstreams: {
     authUrl: URL
     apiUrl: URL
@@ -107,6 +109,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     trustProxy: read('TRUST_PROXY', parseTrustProxy, false),
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', parseDuration, 25_000),
     staticDir: read<string | undefined>('STATIC_DIR', parseDirectory, undefined),
+    metricsToken: read<string | undefined>('METRICS_TOKEN', parseMetricsToken, undefined),
     upstreams: {
       // Demo mode overrides these with the simulator's addresses once it listens.
       authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),
@@ -228,4 +231,12 @@ function parsePathProfile (value: string): PathProfileName {
   const name = value.trim()
   if (!Object.hasOwn(PATH_PROFILES, name)) throw new Error(`must be one of ${Object.keys(PATH_PROFILES).join(', ')} (got "${value}")`)
   return name as PathProfileName
+}
+
+/** A scraper's bearer token: long enough not to be guessed, and nothing a header cannot carry. */
+function parseMetricsToken (value: string): string {
+  const token = value.trim()
+  if (token.length < 16) throw new Error('must be at least 16 characters')
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('must be printable ASCII without spaces')
+  return token
 }

@@ -1,6 +1,9 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { HttpProblem } from '../errors.js'
+import { problemResponses } from '../routes/responses.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,7 +26,12 @@ export interface Metrics {
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 /** Prometheus metrics at GET /metrics, in a registry of this app's own (several apps can share a process). */
-export default fp(async function metrics (app: FastifyInstance) {
+export interface MetricsOptions {
+  /** When set, scrapers must send `Authorization: Bearer <token>`. */
+  token?: string | undefined
+}
+
+export default fp(async function metrics (app: FastifyInstance, options: MetricsOptions) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'ejento_bff_' })
 
@@ -75,9 +83,25 @@ export default fp(async function metrics (app: FastifyInstance) {
     requests.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
 
+  const expected = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`)
   app.get('/metrics', {
-    schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'] }
-  }, async (_request, reply) => {
+    schema: {
+      tags: ['operations'],
+      summary: options.token === undefined ? 'Prometheus metrics' : 'Prometheus metrics (Authorization: Bearer METRICS_TOKEN)',
+      produces: ['text/plain'],
+      response: { 200: { description: 'The Prometheus text exposition format' }, ...problemResponses(401) }
+    }
+  }, async (request, reply) => {
+    if (expected !== undefined && !sameSecret(request.headers.authorization, expected)) {
+      reply.header('www-authenticate', 'Bearer realm="metrics"')
+      throw new HttpProblem(401, 'not_authenticated', 'The metrics need Authorization: Bearer <METRICS_TOKEN>.')
+    }
     return await reply.type(registry.contentType).send(await registry.metrics())
   })
 }, { name: 'metrics' })
+
+/** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
+function sameSecret (given: string | undefined, expected: Buffer): boolean {
+  const bytes = Buffer.from(given ?? '')
+  return bytes.length === expected.length && timingSafeEqual(bytes, expected)
+}
