@@ -85,7 +85,8 @@ export class Forwarder {
 
 /** The answer with its redirect pointed at the passthrough, and the credentials it must not echo. */
 function forBrowser (response: UpstreamResponse, client: UpstreamClient, upstreams: Record<UpstreamName, UpstreamClient>, ...used: TokenSet[]): UpstreamResponse {
-  const secrets = [...client.secrets, ...used.flatMap((tokens) => [tokens.authToken, tokens.ejentoToken])]
+  const secrets = [...client.secrets]
+  for (const tokens of used) secrets.push(tokens.authToken, tokens.ejentoToken)
   const location = response.headers.location
   if (typeof location !== 'string') return { ...response, secrets }
   const headers = { ...response.headers }

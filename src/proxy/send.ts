@@ -22,7 +22,11 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
   const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
-  const payload = safeBytes(reply.log, client.name, Buffer.from(JSON.stringify(sanitised(body, client.name).value)), response.secrets)
+  const text = JSON.stringify(sanitised(body, client.name).value)
+  // Searching the string is cheaper than making bytes of it; bytes only when there is something to cut.
+  const payload = response.secrets?.some((secret) => text.includes(secret)) === true
+    ? safeBytes(reply.log, client.name, Buffer.from(text), response.secrets)
+    : text
   return await reply.code(response.statusCode).headers(headers).type('application/json; charset=utf-8').send(payload)
 }
 
