@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { setup } from './helpers/app.js'
+import { login, setup } from './helpers/app.js'
 
 /** Sends raw bytes to the listening app and answers everything it writes back before closing. */
 async function rawExchange (port: number, bytes: string): Promise<string> {
@@ -52,5 +52,35 @@ describe('requests rejected before routing', () => {
     // The server is still up and answering.
     const health = await context.app.inject({ method: 'GET', url: '/healthz' })
     expect(health.statusCode).toBe(200)
+  })
+
+  it('never writes an error answer into a response in progress: garbage after a keep-alive request only closes the connection (review finding)', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    context.sim.inject({ upstream: 'api', path: '/api/agents', status: 200, chunks: ['first,', 'second,', 'third'], chunkIntervalMs: 300 })
+    await context.app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = context.app.server.address() as AddressInfo
+    const received = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port, host: '127.0.0.1' })
+      let answer = ''
+      let sentGarbage = false
+      socket.setEncoding('utf8')
+      socket.on('data', (chunk: string) => {
+        answer += chunk
+        // The answer has begun streaming: now the same connection sends bytes that are not HTTP.
+        if (!sentGarbage && answer.includes('first,')) {
+          sentGarbage = true
+          socket.write('GARBAGE\x01 / HTTP/9\r\n\r\n')
+        }
+      })
+      socket.on('error', reject)
+      socket.on('close', () => { resolve(answer) })
+      socket.write(`GET /proxy/ejento/api/agents HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\n\r\n`)
+    })
+    expect(received.startsWith('HTTP/1.1 200')).toBe(true)
+    expect(received).toContain('first,')
+    // One status line only: no 400 landed inside the streamed body.
+    expect(received.match(/HTTP\/1\.1 /g)).toHaveLength(1)
+    expect(received).not.toContain('bad_request')
   })
 })
