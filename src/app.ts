@@ -88,7 +88,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
   const lock: RefreshLock | undefined = redis === undefined || config.redis === undefined
     ? undefined
-    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs })
+    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs, maxHoldMs: config.tokens.refreshTimeoutMs })
   // Built only when used: the in-process store runs a sweeper timer for as long as it lives.
   const store: SessionStore = options.store ?? (redis === undefined || config.redis === undefined
     ? new MemorySessionStore({ maxCount: config.session.maxCount })
@@ -99,7 +99,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     idleTimeoutMs: config.session.idleTimeoutMs,
     maxAgeMs: config.session.maxAgeMs
   })
-  await app.register(upstreams, { upstreams: config.upstreams })
+  await app.register(upstreams, { upstreams: config.upstreams, refreshTimeoutMs: config.tokens.refreshTimeoutMs })
   await app.register(tokenVault, {
     refreshSkewMs: config.tokens.refreshSkewMs,
     defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,

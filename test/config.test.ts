@@ -138,6 +138,12 @@ describe('loadConfig: durations', () => {
     expect(error.message).toMatch(/duration/)
   })
 
+  it('bounds a refresh by REFRESH_TIMEOUT (10s by default) and refuses a zero one', () => {
+    expect(load({}).tokens.refreshTimeoutMs).toBe(10_000)
+    expect(load({ REFRESH_TIMEOUT: '3s' }).tokens.refreshTimeoutMs).toBe(3000)
+    expectRefused({ REFRESH_TIMEOUT: '0' }, 'REFRESH_TIMEOUT')
+  })
+
   it('refuses a zero session lifetime', () => {
     expectRefused({ SESSION_MAX_AGE: '0' }, 'SESSION_MAX_AGE')
   })

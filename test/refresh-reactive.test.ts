@@ -139,6 +139,22 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
     await expectSessionKept(context, cookie)
   })
 
+  it('a refresh slower than REFRESH_TIMEOUT is 504 upstream_timeout (though the API timeouts are longer) and the session is kept', async () => {
+    const context = await setup({ env: { REFRESH_TIMEOUT: '300ms', UPSTREAM_HEADERS_TIMEOUT: '30s' } })
+    const cookie = await login(context)
+    await expire(context, 'ejento')
+    context.sim.inject({ upstream: 'auth', method: 'POST', path: REFRESH_PATH, delayMs: 3000, status: 500 })
+    const started = Date.now()
+
+    const answer = await createThread(context, cookie)
+
+    expect(answer.statusCode).toBe(504)
+    expect(answer.json().code).toBe('upstream_timeout')
+    expect(Date.now() - started).toBeLessThan(2500)
+
+    await expectSessionKept(context, cookie)
+  })
+
   it('a refresh answered 200 without tokens is 502 upstream_invalid_response and the session is kept', async () => {
     const context = await setup()
     const cookie = await login(context)

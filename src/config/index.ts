@@ -41,6 +41,8 @@ export interface Config {
   tokens: {
     refreshSkewMs: number
     defaultLifetimeMs: number
+    /** The longest a refresh call may take (a 504 past it); refresh-lock waiters wait about this long. */
+    refreshTimeoutMs: number
   }
   /** Shared state for several instances; undefined: the in-process store. */
   redis: {
@@ -132,7 +134,8 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     },
     tokens: {
       refreshSkewMs: read('TOKEN_REFRESH_SKEW', parseDuration, 60_000),
-      defaultLifetimeMs: read('TOKEN_DEFAULT_LIFETIME', positive(parseDuration), 2 * 86_400_000)
+      defaultLifetimeMs: read('TOKEN_DEFAULT_LIFETIME', positive(parseDuration), 2 * 86_400_000),
+      refreshTimeoutMs: read('REFRESH_TIMEOUT', positive(parseDuration), 10_000)
     },
     redis: readRedis(read),
     security: {

@@ -15,7 +15,7 @@ declare module 'fastify' {
 }
 
 /** One keep-alive pool per upstream, shared by every route, closed when the app closes. */
-export default fp(async function upstreams (app: FastifyInstance, options: { upstreams: Config['upstreams'] }) {
+export default fp(async function upstreams (app: FastifyInstance, options: { upstreams: Config['upstreams'], refreshTimeoutMs: number }) {
   const { authUrl, apiUrl, pathProfile, ...clientOptions } = options.upstreams
   const observe = app.metrics.upstreamCall
   const auth = new UpstreamClient('auth', { baseUrl: authUrl, ...clientOptions, observe })
@@ -23,6 +23,6 @@ export default fp(async function upstreams (app: FastifyInstance, options: { ups
   const paths = PATH_PROFILES[pathProfile]
   app.decorate('upstreams', { auth, ejento })
   app.decorate('upstreamPaths', paths)
-  app.decorate('authApi', new AuthApi(auth, paths.auth))
+  app.decorate('authApi', new AuthApi(auth, paths.auth, { refreshTimeoutMs: options.refreshTimeoutMs }))
   app.addHook('onClose', async () => { await Promise.all([auth.close(), ejento.close()]) })
 }, { name: 'upstreams', dependencies: ['metrics'] })

@@ -10,10 +10,13 @@ export interface JsonAnswer {
 export class AuthApi {
   readonly #client: UpstreamClient
   readonly #paths: PathProfile['auth']
+  readonly #refreshTimeoutMs: number | undefined
 
-  constructor (client: UpstreamClient, paths: PathProfile['auth']) {
+  /** `refreshTimeoutMs` bounds a refresh, so the refresh lock's waiters know how long one can last. */
+  constructor (client: UpstreamClient, paths: PathProfile['auth'], options: { refreshTimeoutMs?: number } = {}) {
     this.#client = client
     this.#paths = paths
+    this.#refreshTimeoutMs = options.refreshTimeoutMs
   }
 
   async signup (input: { email: string, password: string, full_name?: string | null }, requestId: string): Promise<JsonAnswer> {
@@ -43,7 +46,8 @@ export class AuthApi {
       method: 'POST',
       path: this.#paths.refresh,
       headers: { authorization: `Bearer ${authToken}` },
-      requestId
+      requestId,
+      timeoutMs: this.#refreshTimeoutMs
     })
   }
 }

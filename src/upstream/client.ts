@@ -29,6 +29,8 @@ export interface UpstreamRequest {
   requestId?: string
   /** Aborts the call when it emits 'abort' (an AbortSignal or an EventEmitter). */
   signal?: AbortSignal | (EventEmitter & { aborted: boolean })
+  /** Overrides the pool's headers and body timeouts for this call (a 504 when exceeded). */
+  timeoutMs?: number
 }
 
 export interface UpstreamResponse {
@@ -93,7 +95,8 @@ export class UpstreamClient {
         path: this.#basePath + request.path,
         headers,
         body: request.body ?? null,
-        signal: request.signal
+        signal: request.signal,
+        ...(request.timeoutMs === undefined ? {} : { headersTimeout: request.timeoutMs, bodyTimeout: request.timeoutMs })
       })
       this.#observe?.(this.name, statusCode, (performance.now() - started) / 1000)
       return { statusCode, headers: responseHeaders, body }

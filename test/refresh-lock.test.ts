@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { expect, it } from 'vitest'
+import { HttpProblem } from '../src/errors.js'
+import { RedisRefreshLock } from '../src/session/redis-refresh-lock.js'
+import { startSimulator } from '../src/simulator/index.js'
+import { DEMO, onCleanup, sleep, testConfig } from './helpers/app.js'
+import { REDIS_URL, call, describeWithRedis, loginOver, startInstance, testPrefix } from './helpers/redis.js'
+
+function client (): Redis {
+  const redis = new Redis(REDIS_URL)
+  onCleanup(() => { redis.disconnect() })
+  return redis
+}
+
+function lockOn (redis: Redis, options: { ttlMs: number, maxHoldMs?: number }): { lock: RedisRefreshLock, key: (name: string) => string } {
+  const prefix = testPrefix()
+  return { lock: new RedisRefreshLock(redis, { prefix, ...options }), key: (name) => `${prefix}refresh-lock:${name}` }
+}
+
+describeWithRedis('the refresh lock in Redis', () => {
+  it('is released only by its owner: a late owner whose lock expired does not free its successor\'s', async () => {
+    const redis = client()
+    const { lock, key } = lockOn(redis, { ttlMs: 5000 })
+    const releaseFirst = await lock.acquire('s1')
+    const firstOwner = await redis.get(key('s1'))
+    expect(firstOwner).toEqual(expect.any(String))
+
+    await redis.del(key('s1')) // as if its TTL had passed while the first owner stalled
+    const releaseSecond = await lock.acquire('s1')
+    const secondOwner = await redis.get(key('s1'))
+    expect(secondOwner).not.toBe(firstOwner)
+
+    await releaseFirst()
+    expect(await redis.get(key('s1'))).toBe(secondOwner)
+    await releaseSecond()
+    expect(await redis.exists(key('s1'))).toBe(0)
+  })
+
+  it('outlives a crashed holder only by the TTL', async () => {
+    const redis = client()
+    const { lock, key } = lockOn(redis, { ttlMs: 300 })
+    // A holder that died right after taking the lock: it never extends nor releases it.
+    await redis.set(key('s2'), 'dead-holder', 'PX', 300, 'NX')
+    const started = Date.now()
+
+    const release = await lock.acquire('s2')
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200)
+    expect(await redis.get(key('s2'))).not.toBe('dead-holder')
+    await release()
+  })
+
+  it('is kept by a live holder past its TTL, so nobody else gets it during a slow refresh', async () => {
+    const redis = client()
+    const { lock, key } = lockOn(redis, { ttlMs: 150, maxHoldMs: 5000 })
+    const release = await lock.acquire('s3')
+    const owner = await redis.get(key('s3'))
+
+    await sleep(600) // four TTLs
+    expect(await redis.get(key('s3'))).toBe(owner)
+    expect(await redis.set(key('s3'), 'intruder', 'PX', 1000, 'NX')).toBeNull()
+
+    await release()
+    expect(await redis.exists(key('s3'))).toBe(0)
+    await sleep(200) // no extension after the release brings it back
+    expect(await redis.exists(key('s3'))).toBe(0)
+  })
+
+  it('gives a waiter 503 refresh_busy once the longest refresh and the TTL have passed', async () => {
+    const redis = client()
+    const { lock, key } = lockOn(redis, { ttlMs: 100, maxHoldMs: 100 })
+    await redis.set(key('s4'), 'stuck-holder', 'PX', 60_000)
+    const started = Date.now()
+
+    const failure = await lock.acquire('s4').then(() => undefined, (error: unknown) => error)
+
+    expect(failure).toBeInstanceOf(HttpProblem)
+    expect(failure).toMatchObject({ statusCode: 503, code: 'refresh_busy' })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
+    expect(await redis.get(key('s4'))).toBe('stuck-holder')
+  })
+
+  it('regression: a refresh slower than REFRESH_LOCK_TTL is not repeated by another instance (strict rotation would end the session)', async () => {
+    const sim = await startSimulator({ strictRotation: true, refreshDelayMs: 900 })
+    onCleanup(sim.close)
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: testPrefix(), SESSION_SECRET: randomBytes(32).toString('base64url'), REFRESH_LOCK_TTL: '200ms' }
+    const a = await startInstance(testConfig(sim, env))
+    const b = await startInstance(testConfig(sim, env))
+    const cookie = await loginOver(a, DEMO)
+    sim.expireTokens('ejento')
+    await sleep(5)
+
+    const first = call(a, 'POST', '/api/agents/1/chat-threads', { cookie })
+    await sleep(100) // A holds the lock and waits on the slow refresh
+    const others = await Promise.all(Array.from({ length: 6 }, async () => await call(b, 'POST', '/api/agents/1/chat-threads', { cookie })))
+
+    expect((await first).status).toBe(201)
+    expect(others.map((answer) => answer.status)).toEqual(Array(6).fill(201))
+    expect(sim.counter('refresh')).toBe(1)
+    expect(sim.counter('refresh_refused')).toBe(0)
+  })
+})
