@@ -9,7 +9,7 @@ import { REDIS_URL, call, describeWithRedis, loginOver, startInstance, testPrefi
 
 function client (): Redis {
   const redis = new Redis(REDIS_URL)
-  onCleanup(() => { redis.disconnect() })
+  onCleanup(async () => { redis.disconnect() })
   return redis
 }
 
