@@ -61,17 +61,42 @@ describeWithRedisServer('a Redis outage', () => {
 
     await redis.start()
     await waitUntil(async () => await readyStatus(app) === 200, 10_000, '/readyz never answered 200 after Redis came back')
-    // Redis kept nothing on disk: the old session is gone, so the cookie is simply not logged in.
-    const old = await call(app, 'POST', CHAT_THREADS, { cookie })
-    expect(old.status).toBe(401)
-    expect(old.json).toMatchObject({ code: 'not_authenticated' })
-    const fresh = await loginOver(app, DEMO)
-    expect((await call(app, 'POST', CHAT_THREADS, { cookie: fresh })).status).toBe(201)
-    expect((await call(app, 'GET', '/auth/session', { cookie: fresh })).json).toMatchObject({ authenticated: true, user: { email: DEMO.email } })
+    // Nothing was lost: the session from before the outage works again, with no new log-in.
+    expect((await call(app, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+    expect((await call(app, 'GET', '/auth/session', { cookie })).json).toMatchObject({ authenticated: true, user: { email: DEMO.email } })
+    expect(sim.counter('login')).toBe(1)
+    expect(sim.counter('chat_thread')).toBe(2)
+    // Operators see the outage in the metrics too.
+    const metrics = await call(app, 'GET', '/metrics')
+    const storeErrors = Number(/^ejento_bff_session_store_errors_total (\d+)/m.exec(metrics.text)?.[1])
+    expect(storeErrors).toBeGreaterThanOrEqual(9)
     // One line when the outage started, one when it ended.
     expect(linesWith(app, UNREACHABLE)).toHaveLength(1)
     expect(linesWith(app, 'Redis connection ready').length).toBeGreaterThanOrEqual(2)
     expect(app.logs.some((line) => line.includes('"statusCode":500'))).toBe(false)
+  })
+
+  it('regression: Redis away while a refresh is under way and back within seconds: the fresh tokens are saved, not lost (strict rotation would end the session)', async () => {
+    const redis = await startOwnRedis()
+    const sim = await startSimulator({ strictRotation: true, refreshDelayMs: 400 })
+    onCleanup(sim.close)
+    const app = await startInstance(testConfig(sim, { REDIS_URL: redis.url }))
+    const cookie = await loginOver(app, DEMO)
+    sim.expireTokens('ejento')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+
+    const during = call(app, 'POST', CHAT_THREADS, { cookie })
+    await waitUntil(() => sim.counter('refresh') === 1, 5000, 'the refresh never started')
+    await redis.stop() // the refresh answers while Redis is away
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    await redis.start()
+
+    const answer = await during
+    expect(answer.status, answer.text).toBe(201)
+    expect((await call(app, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
+    expect(sim.counter('refresh')).toBe(1)
+    expect(sim.counter('refresh_refused')).toBe(0)
+    expect(app.logs.some((line) => line.includes('"refresh":"unsaved"'))).toBe(false)
   })
 
   it('an app started while its Redis is down starts, says so in one clear line, and becomes ready when Redis starts', async () => {

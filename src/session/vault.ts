@@ -4,7 +4,12 @@ import { needsRefresh, parseTokenAnswer } from '../tokens/token-set.js'
 import type { TokenSet } from '../tokens/token-set.js'
 import type { AuthApi } from '../upstream/auth-api.js'
 import type { RefreshLock } from './refresh-lock.js'
-import type { SessionRepository } from './repository.js'
+import type { LoadedSession, SessionRepository } from './repository.js'
+import { StoreUnavailableError } from './store.js'
+
+/** How long fresh tokens are retried into an unavailable store before the request gives up. */
+const SAVE_RETRY_MS = 5000
+const SAVE_RETRY_INTERVAL_MS = 200
 
 export type RefreshOutcome = 'refreshed' | 'reused' | 'refused' | 'failed'
 
@@ -103,8 +108,8 @@ export class TokenVault {
           : problems.upstreamError('authentication', answer.statusCode)
       }
 
-      const saved = await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh })
-      if (saved === null) {
+      const saved = await this.#save(sessionId, loaded, fresh, log)
+      if (!saved) {
         // Only a log-out (or an expiry) can change the session while we hold its lock.
         this.#report('failed', log, { reason: 'session_ended' })
         throw problems.notAuthenticated()
@@ -113,6 +118,32 @@ export class TokenVault {
       return fresh
     } finally {
       await release()
+    }
+  }
+
+  /**
+   * Stores fresh tokens, retrying through a short store outage: the upstream may already have
+   * revoked the old ones (strict rotation), so losing these would end the session at its next
+   * refresh. A retry first checks whether an earlier attempt landed (its answer may be what was lost).
+   */
+  async #save (sessionId: string, loaded: LoadedSession, fresh: TokenSet, log: FastifyBaseLogger): Promise<boolean> {
+    const { sessions } = this.#options
+    const deadline = Date.now() + SAVE_RETRY_MS
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (attempt > 1) {
+          const current = await sessions.load(sessionId)
+          if (current === null) return false
+          if (current.record.tokens.authToken === fresh.authToken) return true
+        }
+        return await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh }) !== null
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) || Date.now() >= deadline) {
+          log.error({ refresh: 'unsaved' }, 'fresh tokens could not be saved: the store is unavailable')
+          throw error
+        }
+        await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY_INTERVAL_MS))
+      }
     }
   }
 

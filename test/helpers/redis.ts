@@ -1,5 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
@@ -35,6 +38,7 @@ async function reachable (url: string): Promise<boolean> {
 export const redisAvailable = await reachable(REDIS_URL)
 export const redisServerBinary = spawnSync('redis-server', ['--version']).status === 0
 
+if (redisAvailable && !redisServerBinary && !required) console.warn('Redis outage tests skipped: no redis-server program to start and stop (set REQUIRE_REDIS=1 to make that a failure)')
 if (!redisAvailable && !required) console.warn(`Redis tests skipped: no Redis answers at ${REDIS_URL} (set REQUIRE_REDIS=1 to make that a failure)`)
 
 /** `describe` for tests that need Redis: skipped without one, unless REQUIRE_REDIS=1. */
@@ -90,12 +94,18 @@ async function scanAll (redis: Redis, pattern: string): Promise<string[]> {
   return keys
 }
 
-/** A throwaway redis-server on a free port that a test can stop and start again (an outage). */
+/**
+ * A throwaway redis-server on a free port that a test can stop and start again (an outage).
+ * Like a production Redis it persists (an append-only file synced on every write, in its own
+ * folder), so what was written before a stop is there after the start, even after SIGKILL.
+ */
 export async function startOwnRedis (): Promise<{ url: string, port: number, stop: () => Promise<void>, start: () => Promise<void> }> {
   const port = await freePort()
+  const dir = await mkdtemp(join(tmpdir(), 'bff-redis-'))
+  onCleanup(async () => { await rm(dir, { recursive: true, force: true }) })
   let server: ReturnType<typeof spawn> | undefined
   const start = async (): Promise<void> => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' })
     for (let attempt = 0; attempt < 100; attempt++) {
       if (await reachable(`redis://127.0.0.1:${port}`)) return
       await new Promise((resolve) => setTimeout(resolve, 50))
