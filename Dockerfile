@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Ejento BFF. Build: docker build -t ejento-bff .   Run: docker run -p 3000:3000 --env-file .env ejento-bff
-# scripts/check-docker-steps.sh performs these same steps without Docker (CI runs it).
+# scripts/check-docker-steps.sh carries out these instructions without Docker (CI runs it).
 ARG NODE_IMAGE=node:24-alpine
 
 # Build with the dev dependencies, then keep only the production ones.
@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The example chat page; served only when STATIC_DIR=/app/web is set (docker-compose.yml does).
+COPY --chown=node:node web ./web
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
