@@ -30,7 +30,13 @@ export async function start (config: Config, options: { onClose?: () => Promise<
     app.close().then(() => {
       clearTimeout(cutOff)
       app.log.info('shut down')
-      process.exit(0)
+      process.exitCode = 0
+      // With the server, the upstream pools and Redis closed, nothing keeps the process alive
+      // and it ends by itself; if something was left open, say what, and end it anyway.
+      setTimeout(() => {
+        app.log.warn({ resources: process.getActiveResourcesInfo() }, 'exit forced: something was left open')
+        process.exit(0)
+      }, 2000).unref()
     }, (error: unknown) => {
       app.log.error({ err: error }, 'shutdown failed')
       process.exit(1)

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
 import { spawnServer, waitFor, within } from './helpers/processes.js'
+import { REDIS_URL, describeWithRedis, testPrefix } from './helpers/redis.js'
 import type { ServerProcess } from './helpers/processes.js'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
@@ -325,5 +326,30 @@ describe('graceful shutdown of the real server process', () => {
     const exit = await within(10_000, server.exited, 'the exit')
     expect(exit.code).toBe(0)
     expect(messages(server)).toContain('shut down')
+  })
+})
+
+describeWithRedis('shutdown with Redis', () => {
+  it('on SIGINT closes Redis and the upstream pools, so the process ends by itself with 0 (nothing left open to force)', { timeout: 40_000 }, async () => {
+    const sim = await simulator({})
+    const server = await startServer(sim, { REDIS_URL, REDIS_KEY_PREFIX: testPrefix() })
+    const ready = async (): Promise<boolean> => (await fetch(`${server.base}/readyz`)).status === 200
+    expect(await waitFor(ready, 10_000), 'the server became ready').toBe(true)
+    const live = await session(server.base) // a log-in (auth pool), a thread (Ejento pool), the session in Redis
+
+    const thread = await clientFor(server.base).request({ method: 'POST', path: '/api/agents/1/chat-threads', headers: { cookie: live.cookie } })
+    await thread.body.dump()
+    expect(thread.statusCode).toBe(201)
+    const signalledAt = Date.now()
+    server.child.kill('SIGINT')
+
+    const exit = await within(10_000, server.exited, 'the exit')
+    expect(exit.signal).toBeNull()
+    expect(exit.code).toBe(0)
+    const logged = messages(server)
+    expect(logged).toContain('shut down')
+    expect(logged.filter((message) => message.startsWith('exit forced')), logged.join(' | ')).toEqual([])
+    expect(exit.at - signalledAt).toBeLessThan(1_900)
+    expect(server.stderr()).toBe('')
   })
 })
