@@ -144,6 +144,21 @@ describe('GET /metrics', () => {
     expect(metrics.value(`${REQUESTS}_count`, { route: ROUTE, method: 'POST', status: '401' })).toBe(1)
   })
 
+  it('counts a refresh the upstream failed (5xx) as failed, and the failing auth call', async () => {
+    const context = await setup()
+    const cookie = await login(context)
+    context.sim.expireTokens('ejento')
+    context.sim.inject({ upstream: 'auth', method: 'POST', path: '/api/users/refresh-access-token', status: 503, body: { detail: 'Service Unavailable' } })
+    const failed = await createThread(context, cookie)
+    expect(failed.statusCode).toBe(502)
+
+    const metrics = await scrape(context)
+    expect(metrics.value(REFRESHES, { outcome: 'failed' })).toBe(1)
+    expect(metrics.value(REFRESHES, { outcome: 'refreshed' })).toBe(0)
+    expect(metrics.value(REFRESHES, { outcome: 'refused' })).toBe(0)
+    expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'auth', status: '503' })).toBe(1)
+  })
+
   it('never turns raw ids or paths into label values', async () => {
     const context = await setup()
     const cookie = await login(context)
