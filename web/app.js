@@ -12,6 +12,7 @@ const view = {
   error: $('error'),
   notice: $('notice'),
   agent: $('agent'),
+  agentId: $('agent-id'),
   agentDescription: $('agent-description'),
   thread: $('thread'),
   messages: $('messages'),
@@ -181,19 +182,37 @@ $('logout').addEventListener('click', () => {
 
 // --- Agents and threads -----------------------------------------------------------------
 
+/**
+ * The agents to pick from. Listing agents is not among the calls every Ejento offers: when the
+ * list cannot be had (or is empty), the page asks for an agent id instead.
+ */
 async function loadAgents () {
-  const answer = await json('/proxy/ejento/api/agents')
-  state.agents = Array.isArray(answer?.data) ? answer.data : []
+  let listed = []
+  try {
+    const answer = await json('/proxy/ejento/api/agents')
+    listed = Array.isArray(answer?.data) ? answer.data.filter((agent) => agent?.id !== undefined) : []
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) throw error
+  }
+  state.agents = listed
   view.agent.replaceChildren(...state.agents.map((agent) => {
     const option = document.createElement('option')
     option.value = String(agent.id)
-    option.textContent = agent.name
+    option.textContent = agent.name ?? `Agent ${agent.id}`
     return option
   }))
+  view.agent.hidden = state.agents.length === 0
+  view.agentId.hidden = state.agents.length > 0
   startConversation()
 }
 
+const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/
+
 function currentAgent () {
+  if (state.agents.length === 0) {
+    const id = view.agentId.value.trim()
+    return AGENT_ID.test(id) ? { id, description: `Agent ${id}.` } : undefined
+  }
   return state.agents.find((agent) => String(agent.id) === view.agent.value)
 }
 
@@ -203,7 +222,8 @@ function startConversation () {
   state.threadId = undefined
   view.messages.replaceChildren()
   const agent = currentAgent()
-  view.agentDescription.textContent = agent?.description ?? 'No agent is available.'
+  view.agentDescription.textContent = agent?.description ??
+    (state.agents.length === 0 ? 'This Ejento does not list its agents here: type the id of an agent.' : 'No agent is available.')
   view.thread.textContent = ''
   view.send.disabled = agent === undefined
 }
@@ -215,6 +235,7 @@ async function createThread (agentId) {
 }
 
 view.agent.addEventListener('change', () => startConversation())
+view.agentId.addEventListener('input', () => startConversation())
 view.newThread.addEventListener('click', () => {
   clearMessages()
   startConversation()

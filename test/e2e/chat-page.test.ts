@@ -209,4 +209,28 @@ describe('the example chat page in Chromium', () => {
     expect(seen[0]?.at ?? Infinity).toBeLessThan(endAt)
     expect(pageProblems(browsing)).toEqual([])
   })
+
+  it('asks for an agent id when this Ejento does not list its agents, and chats with the one typed', async () => {
+    const bff = await startBff({ sim: { streamIntervalMs: 5 } })
+    bff.sim.inject({ upstream: 'api', method: 'GET', path: '/api/agents', status: 404, body: { detail: 'Not Found' } })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    await page.goto(`${bff.url}/`)
+    await logIn(page)
+
+    await page.locator('#agent-id').waitFor()
+    expect(await page.locator('#agent').isVisible()).toBe(false)
+    expect(await page.locator('#error').isVisible()).toBe(false)
+    expect(await page.locator('#send').isDisabled()).toBe(true)
+    await page.locator('#agent-id').fill('../2')
+    expect(await page.locator('#send').isDisabled()).toBe(true)
+    await page.locator('#agent-id').fill('2')
+    expect(await page.locator('#send').isDisabled()).toBe(false)
+
+    const question = 'Which agent answers when I type its id?'
+    expect(await ask(page, question)).toBe(expectedAnswer(question, 'Support Agent'))
+    expect(bff.sim.requestsTo('api', /^\/api\/agent\/2\/chat-thread$/)).toHaveLength(1)
+    expect(bff.sim.requestsTo('api', /^\/api\/agent\/2\/response$/)).toHaveLength(1)
+    expect(pageProblems(browsing)).toEqual([])
+  })
 })
