@@ -17,9 +17,11 @@ trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "docker steps: $*" >&2; exit 1; }
 field() { node -e 'const v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]]; console.log(typeof v === "string" ? v : JSON.stringify(v ?? null))' "$work/image.json" "$1"; }
+# A list field (an exec-form array, or ENV as NAME=value) NUL-separated, for `mapfile -d ''`: no shell parsing of its words.
+words() { node -e 'const v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]] ?? []; const list = Array.isArray(v) ? v : Object.entries(v).map(([k, x]) => `${k}=${x}`); process.stdout.write(list.map((w) => w + "\0").join(""))' "$work/image.json" "$1"; }
 
 step "the image's Node.js"
-node "$root/scripts/dockerfile-steps.mjs" --dry-run "$root" "$work/stages" > "$work/image.json" 2>/dev/null
+node "$root/scripts/dockerfile-steps.mjs" --dry-run "$root" "$work/stages" > "$work/image.json" 2> "$work/dry-run.log" || { cat "$work/dry-run.log" >&2; fail "the Dockerfile cannot be read"; }
 image="$(field image)"
 major="$(printf '%s' "$image" | sed -n 's/^node:\([0-9][0-9]*\).*/\1/p')"
 [ -n "$major" ] || fail "the runtime stage is not based on an official node image ($image)"
@@ -58,22 +60,24 @@ port="$(free_port)"; auth_port="$(free_port)"; api_port="$(free_port)"
 step "start the simulator and the server with the image's CMD, ENV and WORKDIR"
 (cd "$app" && SIM_AUTH_PORT="$auth_port" SIM_API_PORT="$api_port" exec node dist/simulator/cli.js) > "$work/simulator.log" 2>&1 &
 pids+=($!)
-cmd="$(node -p 'JSON.parse(process.argv[1]).map((a) => JSON.stringify(a)).join(" ")' "$(field cmd)")"
-image_env="$(node -p 'Object.entries(JSON.parse(process.argv[1])).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")' "$(field env)")"
-echo "CMD $cmd; ENV $image_env"
+mapfile -d '' cmd < <(words cmd)
+mapfile -d '' image_env < <(words env)
+mapfile -d '' health < <(words healthcheck)
+[ "${#cmd[@]}" -gt 0 ] || fail "the image has no CMD"
+[ "${#health[@]}" -gt 0 ] || fail "the image has no HEALTHCHECK"
+echo "CMD ${cmd[*]}; ENV ${image_env[*]}"
+secret="$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')"
 # As `docker run -e ...` would: the image's ENV, then the operator's configuration (PORT too, to run beside other tests).
-(cd "$app" && eval "exec env -i PATH=\"\$PATH\" $image_env \"\${as_user[@]}\" env \
-  PORT=$port EJENTO_AUTH_URL=http://127.0.0.1:$auth_port EJENTO_API_URL=http://127.0.0.1:$api_port \
-  SESSION_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))') \
-  COOKIE_SECURE=false STATIC_DIR=$app/web $cmd") > "$work/server.log" 2>&1 &
+(cd "$app" && exec env -i PATH="$PATH" "${image_env[@]}" "${as_user[@]}" env \
+  PORT="$port" EJENTO_AUTH_URL="http://127.0.0.1:$auth_port" EJENTO_API_URL="http://127.0.0.1:$api_port" \
+  SESSION_SECRET="$secret" COOKIE_SECURE=false STATIC_DIR="$app/web" "${cmd[@]}") > "$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")
 
 step "HEALTHCHECK (the Dockerfile's command)"
-health="$(node -p 'JSON.parse(process.argv[1]).map((a) => JSON.stringify(a)).join(" ")' "$(field healthcheck)")"
-echo "HEALTHCHECK $health"
+echo "HEALTHCHECK ${health[*]}"
 for attempt in $(seq 1 100); do
-  if (cd "$app" && env PORT="$port" "${as_user[@]}" bash -c "$health"); then break; fi
+  if (cd "$app" && exec env PORT="$port" "${as_user[@]}" "${health[@]}"); then break; fi
   if [ "$attempt" = 100 ]; then cat "$work/server.log" >&2; fail "the server never became healthy"; fi
   sleep 0.2
 done

@@ -9,7 +9,7 @@
 // --dry-run reads the Dockerfile and prints the JSON without copying or running anything.
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, posix, relative } from 'node:path'
 
 const dryRun = process.argv.includes('--dry-run')
 const [context, work] = process.argv.slice(2).filter((arg) => arg !== '--dry-run')
@@ -72,53 +72,62 @@ function copyFromContext (rules, source, to) {
   }
 }
 
-const args = {}
+/** ARGs declared before the first FROM: for FROM lines, and as defaults of a stage's own ARG. */
+const globalArgs = {}
 const stages = []
 let stage
 const rules = ignoreRules(join(context, '.dockerignore'))
-const expand = (text) => text.replace(/\$\{?(\w+)\}?/g, (_, name) => stage?.env[name] ?? args[name] ?? '')
-const inStage = (root, path, workdir) => join(root, path.startsWith('/') ? path : join(workdir, path))
+const expand = (text, vars) => text.replace(/\$\{?(\w+)\}?/g, (_, name) => vars[name] ?? '')
+const stageVars = () => ({ ...stage.args, ...stage.env })
+/** A path inside a stage's root: absolute, or relative to its WORKDIR. */
+const inStage = (root, path, workdir) => join(root, posix.resolve(workdir, path))
 
 for (const [keyword, rest] of instructions(readFileSync(join(context, 'Dockerfile'), 'utf8'))) {
   if (keyword !== 'ARG' && keyword !== 'FROM' && stage === undefined) throw new Error(`${keyword} before FROM`)
   switch (keyword) {
     case 'ARG': {
-      const [name, value = ''] = rest.split('=')
-      args[name] ??= value
+      const equals = rest.indexOf('=')
+      const [name, value] = equals === -1 ? [rest, undefined] : [rest.slice(0, equals), rest.slice(equals + 1)]
+      if (stage === undefined) globalArgs[name] = value ?? ''
+      else stage.args[name] = value === undefined ? globalArgs[name] ?? '' : expand(value, stageVars())
       break
     }
     case 'FROM': {
-      const [image, as, name] = expand(rest).split(/\s+/)
+      const [image, as, name] = expand(rest, globalArgs).split(/\s+/)
       const root = join(work, `stage-${stages.length}`)
       if (!dryRun) mkdirSync(root, { recursive: true })
-      stage = { image, name: as?.toUpperCase() === 'AS' ? name : String(stages.length), root, workdir: '/', env: {}, user: 'root', expose: [] }
+      stage = { image, name: as?.toUpperCase() === 'AS' ? name : String(stages.length), root, workdir: '/', args: {}, env: {}, user: 'root', expose: [] }
       stages.push(stage)
       console.error(`== FROM ${image}${stage.name === String(stages.length - 1) ? '' : ` AS ${stage.name}`}`)
       break
     }
     case 'WORKDIR':
-      stage.workdir = join(stage.workdir, expand(rest))
+      stage.workdir = posix.resolve(stage.workdir, expand(rest, stageVars()))
       if (!dryRun) mkdirSync(join(stage.root, stage.workdir), { recursive: true })
       break
     case 'ENV':
-      for (const [, name, value] of rest.matchAll(/(\w+)=("[^"]*"|\S*)/g)) stage.env[name] = value.replace(/^"|"$/g, '')
+      if (!/^\w+=/.test(rest)) throw new Error(`ENV ${rest}: only the KEY=value form is carried out`)
+      for (const [, name, value] of rest.matchAll(/(\w+)=("[^"]*"|\S*)/g)) stage.env[name] = expand(value.replace(/^"|"$/g, ''), stageVars())
       break
     case 'COPY': {
       const words = rest.split(/\s+/)
       const flags = Object.fromEntries(words.filter((word) => word.startsWith('--')).map((word) => word.slice(2).split('=')))
       const paths = words.filter((word) => !word.startsWith('--'))
       const destination = paths.pop()
+      const into = destination.endsWith('/') || paths.length > 1
+      const target = inStage(stage.root, destination, stage.workdir)
       for (const source of dryRun ? [] : paths) {
-        const to = destination.endsWith('/') || paths.length > 1
-          ? join(inStage(stage.root, destination, stage.workdir), source.split('/').pop())
-          : inStage(stage.root, destination, stage.workdir)
-        if (flags.from === undefined) {
+        const from = flags.from === undefined ? undefined : stages.find((earlier) => earlier.name === flags.from)
+        if (flags.from !== undefined && from === undefined) throw new Error(`COPY --from=${flags.from}: no such stage`)
+        const path = from === undefined ? join(context, source) : inStage(from.root, source, from.workdir)
+        if (!existsSync(path)) throw new Error(`COPY ${source}: not found${from === undefined ? ' in the build context' : ` in stage ${from.name}`}`)
+        // As Docker does: a folder's contents go into the destination; a file goes into it when it is a folder.
+        const to = into && !statSync(path).isDirectory() ? join(target, posix.basename(source)) : target
+        if (from === undefined) {
           copyFromContext(rules, source, to)
         } else {
-          const from = stages.find((earlier) => earlier.name === flags.from)
-          if (from === undefined) throw new Error(`COPY --from=${flags.from}: no such stage`)
           mkdirSync(dirname(to), { recursive: true })
-          cpSync(inStage(from.root, source, from.workdir), to, { recursive: true, verbatimSymlinks: true })
+          cpSync(path, to, { recursive: true, verbatimSymlinks: true })
         }
       }
       console.error(`COPY ${rest}`)

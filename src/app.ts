@@ -28,6 +28,7 @@ import { closeRedis, createRedisClient } from './redis.js'
 import { MemorySessionStore } from './session/memory-store.js'
 import { RedisRefreshLock } from './session/redis-refresh-lock.js'
 import { RedisSessionStore } from './session/redis-store.js'
+import { refreshHoldLimitMs } from './session/vault.js'
 import type { RefreshLock } from './session/refresh-lock.js'
 import type { SessionStore } from './session/store.js'
 
@@ -88,7 +89,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
   const lock: RefreshLock | undefined = redis === undefined || config.redis === undefined
     ? undefined
-    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs, maxHoldMs: config.tokens.refreshTimeoutMs })
+    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs, maxHoldMs: refreshHoldLimitMs(config.tokens.refreshTimeoutMs) })
   // Built only when used: the in-process store runs a sweeper timer for as long as it lives.
   const store: SessionStore = options.store ?? (redis === undefined || config.redis === undefined
     ? new MemorySessionStore({ maxCount: config.session.maxCount })

@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config/index.js'
 
 // No Docker engine runs here, so the compose stack is checked by what it says: its settings
 // must pass the real config loader and agree with the Dockerfile and the nginx config.
-const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, any> }
+const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, any>, volumes?: Record<string, unknown> }
 const nginx = readFileSync('deploy/nginx.conf', 'utf8')
 const image = JSON.parse(execFileSync('node', ['scripts/dockerfile-steps.mjs', '--dry-run', '.', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
   workdir: string
@@ -33,6 +33,14 @@ describe('docker-compose.yml', () => {
     expect(bff.depends_on.redis.condition).toBe('service_healthy')
     // The grace period fits in the time compose gives before SIGKILL.
     expect(Number.parseInt(bff.stop_grace_period, 10) * 1000).toBeGreaterThan(config.shutdownGraceMs)
+  })
+
+  it('runs Redis with append-only persistence on a volume, so a Redis restart keeps the sessions', () => {
+    const redis = compose.services.redis
+    const command = (redis.command as string[]).join(' ')
+    expect(command).toContain('--appendonly yes')
+    expect(redis.volumes).toContain('redis-data:/data')
+    expect(Object.keys(compose.volumes ?? {})).toContain('redis-data')
   })
 
   it('serves the example page from the folder the image copies it to', () => {

@@ -340,7 +340,6 @@ describeWithRedis('shutdown with Redis', () => {
     const thread = await clientFor(server.base).request({ method: 'POST', path: '/api/agents/1/chat-threads', headers: { cookie: live.cookie } })
     await thread.body.dump()
     expect(thread.statusCode).toBe(201)
-    const signalledAt = Date.now()
     server.child.kill('SIGINT')
 
     const exit = await within(10_000, server.exited, 'the exit')
@@ -349,7 +348,6 @@ describeWithRedis('shutdown with Redis', () => {
     const logged = messages(server)
     expect(logged).toContain('shut down')
     expect(logged.filter((message) => message.startsWith('exit forced')), logged.join(' | ')).toEqual([])
-    expect(exit.at - signalledAt).toBeLessThan(1_900)
     expect(server.stderr()).toBe('')
   })
 })

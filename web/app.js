@@ -192,7 +192,8 @@ async function loadAgents () {
     const answer = await json('/proxy/ejento/api/agents')
     listed = Array.isArray(answer?.data) ? answer.data.filter((agent) => agent?.id !== undefined) : []
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) throw error
+    // Only "no such call here" means a missing list; an outage or a lost session is shown as such.
+    if (!(error instanceof ApiError) || ![404, 405, 501].includes(error.status)) throw error
   }
   state.agents = listed
   view.agent.replaceChildren(...state.agents.map((agent) => {

@@ -23,7 +23,7 @@ export interface RedisRefreshLockOptions {
   prefix: string
   /** A crashed holder blocks the session's refresh at most this long. */
   ttlMs?: number
-  /** The longest a live holder keeps the lock (the refresh timeout); waiters give up after it and the TTL. */
+  /** The longest a live holder keeps the lock (its refresh's time limit); waiters give up after it and the TTL. */
   maxHoldMs?: number
   /** How often a waiter tries again. */
   pollMs?: number
@@ -51,7 +51,7 @@ export class RedisRefreshLock implements RefreshLock {
     this.#redis = redis as Redis & LockCommands
     this.#prefix = `${options.prefix}refresh-lock:`
     this.#ttlMs = options.ttlMs ?? 15_000
-    this.#maxHoldMs = options.maxHoldMs ?? 10_000
+    this.#maxHoldMs = options.maxHoldMs ?? 20_000
     this.#pollMs = options.pollMs ?? 20
   }
 
@@ -76,7 +76,14 @@ export class RedisRefreshLock implements RefreshLock {
   }
 
   #held (lockKey: string, owner: string): () => Promise<void> {
+    // Past maxHold the holder is stuck: stop extending, so its lock lapses within the TTL, as
+    // the waiters (who give up at maxHold + TTL) expect.
+    const until = Date.now() + this.#maxHoldMs
     const keepAlive = setInterval(() => {
+      if (Date.now() > until) {
+        clearInterval(keepAlive)
+        return
+      }
       // A failed extension only shortens the lock to its TTL; the refresh itself goes on.
       this.#redis.bffLockExtend(lockKey, owner, this.#ttlMs).catch(() => {})
     }, Math.max(1, Math.floor(this.#ttlMs / 3)))

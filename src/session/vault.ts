@@ -10,6 +10,13 @@ import { StoreUnavailableError } from './store.js'
 /** How long fresh tokens are retried into an unavailable store before the request gives up. */
 const SAVE_RETRY_MS = 5000
 const SAVE_RETRY_INTERVAL_MS = 200
+/** Room for the store commands around the refresh (a read before, a write after; each may take its timeout). */
+const STORE_COMMANDS_MS = 5000
+
+/** The longest a refresh holds its session's lock: the upstream call, then saving its tokens. */
+export function refreshHoldLimitMs (refreshTimeoutMs: number): number {
+  return refreshTimeoutMs + SAVE_RETRY_MS + STORE_COMMANDS_MS
+}
 
 export type RefreshOutcome = 'refreshed' | 'reused' | 'refused' | 'failed'
 
@@ -138,10 +145,12 @@ export class TokenVault {
         }
         return await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh }) !== null
       } catch (error) {
-        if (!(error instanceof StoreUnavailableError) || Date.now() >= deadline) {
-          log.error({ refresh: 'unsaved' }, 'fresh tokens could not be saved: the store is unavailable')
+        const unavailable = error instanceof StoreUnavailableError
+        if (!unavailable || Date.now() >= deadline) {
+          this.#report('failed', log, { reason: unavailable ? 'store_unavailable' : 'store_error', unsaved: true })
           throw error
         }
+        if (attempt === 1) log.warn({ refresh: 'saving' }, 'fresh tokens not saved yet: the store is unavailable; retrying')
         await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY_INTERVAL_MS))
       }
     }

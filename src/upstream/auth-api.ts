@@ -40,14 +40,17 @@ export class AuthApi {
     })
   }
 
-  /** Trades the current auth-app token for a new pair; there is no separate refresh token. */
+  /**
+   * Trades the current auth-app token for a new pair; there is no separate refresh token.
+   * The whole call (connecting, waiting, reading) ends within the refresh timeout: a 504.
+   */
   async refresh (authToken: string, requestId: string): Promise<JsonAnswer> {
     return await this.#client.requestJson({
       method: 'POST',
       path: this.#paths.refresh,
       headers: { authorization: `Bearer ${authToken}` },
       requestId,
-      timeoutMs: this.#refreshTimeoutMs
+      ...(this.#refreshTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(this.#refreshTimeoutMs) })
     })
   }
 }

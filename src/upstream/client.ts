@@ -29,8 +29,6 @@ export interface UpstreamRequest {
   requestId?: string
   /** Aborts the call when it emits 'abort' (an AbortSignal or an EventEmitter). */
   signal?: AbortSignal | (EventEmitter & { aborted: boolean })
-  /** Overrides the pool's headers and body timeouts for this call (a 504 when exceeded). */
-  timeoutMs?: number
 }
 
 export interface UpstreamResponse {
@@ -95,14 +93,13 @@ export class UpstreamClient {
         path: this.#basePath + request.path,
         headers,
         body: request.body ?? null,
-        signal: request.signal,
-        ...(request.timeoutMs === undefined ? {} : { headersTimeout: request.timeoutMs, bodyTimeout: request.timeoutMs })
+        signal: request.signal
       })
       this.#observe?.(this.name, statusCode, (performance.now() - started) / 1000)
       return { statusCode, headers: responseHeaders, body }
     } catch (error) {
       const failure = upstreamFailure(this.label, error)
-      const outcome = isAbort(error) || request.signal?.aborted === true ? 'aborted' : failure.code.replace('upstream_', '')
+      const outcome = failure.code !== 'upstream_timeout' && (isAbort(error) || request.signal?.aborted === true) ? 'aborted' : failure.code.replace('upstream_', '')
       this.#observe?.(this.name, outcome, (performance.now() - started) / 1000)
       throw failure
     }

@@ -5,6 +5,8 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 /** What the browser is told when a call to an upstream fails before an answer arrives. */
 export function upstreamFailure (upstream: string, error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error
+  // AbortSignal.timeout(): a deadline of our own on the whole call.
+  if ((error as { name?: unknown } | null)?.name === 'TimeoutError') return problems.upstreamTimeout(upstream, error)
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return problems.upstreamTimeout(upstream, error)
   if (typeof code === 'string' && code.startsWith('HPE_')) return problems.upstreamInvalidResponse(upstream, 'malformed HTTP')
