@@ -200,9 +200,10 @@ describe('the example chat page in Chromium', () => {
     expect(final).toEqual({ state: 'done', text: expectedAnswer(question) })
     const lengths = seen.map((entry) => entry.length)
     expect(lengths.length).toBeGreaterThanOrEqual(5)
-    // Growing only, and always short of the whole answer while the stream was open.
+    // Growing only, seen at least four times short of the whole answer. (The last sample may be
+    // whole: the last word arrives an event before the stream's end.)
     for (let i = 1; i < lengths.length; i++) expect(lengths[i]).toBeGreaterThan(lengths[i - 1] ?? 0)
-    expect(Math.max(...lengths)).toBeLessThan(expectedAnswer(question).length)
+    expect(lengths.filter((length) => length < expectedAnswer(question).length).length).toBeGreaterThanOrEqual(4)
     // The first words were on screen before Ejento even sent its last event.
     const upstream = bff.sim.requestsTo('api', /\/response$/)[0]
     const endAt = upstream?.events.find((event) => event.event === 'end')?.at ?? 0
