@@ -15,7 +15,9 @@ const body = JSON.stringify({ user_query: 'How fast is this?', chat_thread_id: 1
 
 export interface StreamResults {
   direct: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
-  /** The thinnest Fastify proxy, for reference: what any proxy hop costs on this machine. */
+  /** A bare node:http proxy in its own process, for reference: the least any proxy hop costs on this machine. */
+  rawProxy: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
+  /** The thinnest Fastify proxy, for reference. */
   httpProxy: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
   bff: { firstEventP50Ms: number, eventDelayP50Ms: number, eventDelayP99Ms: number }
   concurrent: {
@@ -41,18 +43,21 @@ export async function streams (): Promise<StreamResults> {
   try {
     const bff = await startServer('bench/servers/bff.mjs', env(fast.url))
     const proxy = await startServer('bench/servers/http-proxy.mjs', { UPSTREAM: fast.url, LOG_LEVEL: 'warn' })
+    const raw = await startServer('bench/servers/raw-proxy.mjs', { UPSTREAM: fast.url })
     const cookie = await loginCookie(bff.url)
-    // Interleaved, so that a slow spell of the machine hits all three alike.
-    const [direct, httpProxy, through] = await timeInterleaved([
+    // Interleaved, so that a slow spell of the machine hits all four alike.
+    const [direct, rawProxy, httpProxy, through] = await timeInterleaved([
       { url: `${fast.url}/api/agent/1/response`, headers: { authorization: 'Bearer bench' } },
+      { url: `${raw.url}/api/agents/1/response`, headers: {} },
       { url: `${proxy.url}/api/agents/1/response`, headers: {} },
       { url: `${bff.url}/api/agents/1/responses`, headers: { cookie } }
     ])
+    await raw.stop()
     await proxy.stop()
     await bff.stop()
 
     const concurrent = await openMany(await startServer('bench/servers/bff.mjs', env(slow.url), ['--expose-gc']))
-    return { direct: direct as Timing, httpProxy: httpProxy as Timing, bff: through as Timing, concurrent }
+    return { direct: direct as Timing, rawProxy: rawProxy as Timing, httpProxy: httpProxy as Timing, bff: through as Timing, concurrent }
   } finally {
     await fast.stop()
     await slow.stop()
