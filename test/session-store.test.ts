@@ -183,6 +183,18 @@ describe('MemorySessionStore', () => {
     expect(store.size).toBe(0)
   })
 
+  it('regression: sweep also drops an expired session that sits behind a live one (expiry is not activity order)', async () => {
+    const clock = fakeClock()
+    const store = memoryStore({ maxCount: 10, now: clock.now })
+    await store.create('idle-but-young', 'o', 'x', 10_000)
+    // Touched later, but near its absolute lifetime: it expires first.
+    await store.create('active-but-old', 'o', 'x', 1_000)
+    clock.advance(1_500)
+    store.sweep()
+    expect(store.size).toBe(1)
+    expect(await store.get('idle-but-young')).not.toBeNull()
+  })
+
   it('close empties the store', async () => {
     const store = memoryStore({ maxCount: 10 })
     await store.create('s1', 'o', 'x', 60_000)

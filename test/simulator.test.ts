@@ -514,3 +514,21 @@ describe('simulator: users', () => {
     expect((await logIn(sim, { email: DEMO.email, password: 'brand-new-password' })).status).toBe(200)
   })
 })
+
+describe('simulator: bounded memory', () => {
+  it('keeps only the newest recordLimit requests and issued tokens, so a long-running demo does not grow', async () => {
+    const sim = await simulator({ recordLimit: 4 })
+    let last: { access_token: string, ejento_access_token: string } | undefined
+    for (let index = 0; index < 12; index++) last = await tokens(sim)
+
+    // Trimmed in batches: never more than the limit and a tenth of it (rounded up).
+    expect(sim.requests.length).toBeLessThanOrEqual(5)
+    expect(sim.requests.length).toBeGreaterThanOrEqual(4)
+    expect(sim.state.issuedTokens.length).toBeLessThanOrEqual(5)
+    expect(sim.state.issuedTokens.slice(-2)).toEqual([last?.access_token, last?.ejento_access_token])
+    expect(sim.counter('login')).toBe(12)
+    // The newest tokens still work.
+    const agents = await call(`${sim.apiUrl}/api/agents`, { headers: bearer(last?.ejento_access_token ?? '') })
+    expect(agents.status).toBe(200)
+  })
+})

@@ -62,7 +62,7 @@ async function refresh (state: SimulatorState, { req, res }: HandlerContext): Pr
     return sendJson(res, 403, { detail: 'Could not validate credentials' })
   }
   // Strict rotation: the token used here is dead from now on, so a second, racing refresh fails.
-  if (state.settings.strictRotation) state.revoke(verified.claims.jti)
+  if (state.settings.strictRotation) state.revoke(verified.claims.jti, verified.claims.expMs)
   state.count('refresh')
   const pair = state.tokenPair(verified.user)
   if (state.settings.refreshDelayMs > 0) await sleep(state.settings.refreshDelayMs)

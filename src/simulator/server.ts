@@ -29,7 +29,7 @@ async function handle (kind: UpstreamKind, state: SimulatorState, routes: Route[
     completed: false,
     events: []
   }
-  state.requests.push(record)
+  state.record(record)
   res.on('close', () => {
     if (!res.writableFinished) record.aborted = true
   })

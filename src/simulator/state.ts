@@ -23,6 +23,8 @@ export interface SimulatorSettings {
   subscriptionKey: string | undefined
   /** Pause between streamed answer tokens. */
   streamIntervalMs: number
+  /** The request record and the list of issued tokens keep this many of the newest (a long-running demo stays bounded). */
+  recordLimit: number
 }
 
 export interface SimUser {
@@ -108,7 +110,8 @@ export const DEFAULT_SETTINGS: SimulatorSettings = {
   strictRotation: true,
   refreshDelayMs: 0,
   subscriptionKey: undefined,
-  streamIntervalMs: 20
+  streamIntervalMs: 20,
+  recordLimit: 10_000
 }
 
 export function hashPassword (password: string): string {
@@ -126,11 +129,13 @@ export class SimulatorState {
   readonly injections: Injection[] = []
   /** Every token handed out, so tests can prove none of them leaks. */
   readonly issuedTokens: string[] = []
-  readonly #revoked = new Set<string>()
+  /** Revoked token ids, with when the token would have expired anyway (then forgotten). */
+  readonly #revoked = new Map<string, number>()
   readonly #opaque = new Map<string, Claims>()
   readonly #notBefore: Record<TokenKind, number> = { auth: 0, ejento: 0 }
   readonly #key = randomBytes(32)
   #nextThreadId = 1
+  #changesSinceForget = 0
 
   constructor (settings: Partial<SimulatorSettings> = {}) {
     this.settings = { ...DEFAULT_SETTINGS, ...settings }
@@ -192,7 +197,20 @@ export class SimulatorState {
   tokenPair (user: SimUser): { access_token: string, ejento_access_token: string } {
     const pair = { access_token: this.issueToken(user, 'auth'), ejento_access_token: this.issueToken(user, 'ejento') }
     this.issuedTokens.push(pair.access_token, pair.ejento_access_token)
+    this.#bound(this.issuedTokens)
+    this.#maybeForgetExpired()
     return pair
+  }
+
+  record (request: RecordedRequest): void {
+    this.requests.push(request)
+    this.#bound(this.requests)
+  }
+
+  /** Keeps the newest `recordLimit` entries; trims in batches so that a push stays cheap. */
+  #bound (list: unknown[]): void {
+    const limit = this.settings.recordLimit
+    if (list.length > limit + Math.ceil(limit / 10)) list.splice(0, list.length - limit)
   }
 
   /** The user a token belongs to, or undefined when it is invalid, expired, revoked or of the wrong kind. */
@@ -206,8 +224,18 @@ export class SimulatorState {
     return { user, claims }
   }
 
-  revoke (jti: string): void {
-    this.#revoked.add(jti)
+  revoke (jti: string, expMs: number): void {
+    this.#revoked.set(jti, expMs)
+    this.#maybeForgetExpired()
+  }
+
+  /** Every thousand tokens issued or revoked, forgets the revocations and opaque tokens that expired anyway. */
+  #maybeForgetExpired (): void {
+    if (++this.#changesSinceForget < 1000) return
+    this.#changesSinceForget = 0
+    const now = Date.now()
+    for (const [jti, expMs] of this.#revoked) if (expMs <= now) this.#revoked.delete(jti)
+    for (const [token, claims] of this.#opaque) if (claims.expMs <= now) this.#opaque.delete(token)
   }
 
   /** Every token of this kind issued until now stops working, as if it had expired. */
