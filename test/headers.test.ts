@@ -80,6 +80,27 @@ describe('X-Request-Id', () => {
     expect(lines.some((line) => line.msg === 'logged in')).toBe(true)
   })
 
+  it('puts the request id on every log line written while a request runs: log-in, a refresh, a failed upstream call, log-out', async () => {
+    const context = await setup()
+    const before = context.logs.length
+    const login = await context.app.inject({ method: 'POST', url: '/auth/login', headers: { 'x-request-id': 'req-login' }, payload: DEMO })
+    const cookie = String(login.headers['set-cookie']).split(';')[0] as string
+    context.sim.expireTokens('ejento')
+    const refreshed = await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie, 'x-request-id': 'req-refresh' } })
+    context.sim.inject({ upstream: 'api', mode: 'drop' })
+    const failed = await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie, 'x-request-id': 'req-failed' } })
+    const logout = await context.app.inject({ method: 'POST', url: '/auth/logout', headers: { cookie, 'x-request-id': 'req-logout' } })
+    expect([login.statusCode, refreshed.statusCode, failed.statusCode, logout.statusCode]).toEqual([200, 201, 502, 204])
+
+    const lines = context.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(lines.length).toBeGreaterThanOrEqual(12)
+    const ids = new Set(['req-login', 'req-refresh', 'req-failed', 'req-logout'])
+    const without = lines.filter((line) => !ids.has(String(line.reqId)))
+    expect(without, JSON.stringify(without)).toEqual([])
+    expect(lines.some((line) => line.reqId === 'req-refresh' && String(line.msg).startsWith('token refresh'))).toBe(true)
+    expect(lines.some((line) => line.reqId === 'req-failed' && line.level === 50)).toBe(true)
+  })
+
   it('echoes a safe id on an error answer too', async () => {
     const context = await setup()
     const response = await context.app.inject({ method: 'GET', url: '/nothing-here', headers: { 'x-request-id': 'trace.42:x_y' } })

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
 import { onCleanup } from './helpers/app.js'
-import { startDemo } from './helpers/processes.js'
+import { startDemo, startDemoPrinting } from './helpers/processes.js'
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
@@ -41,6 +41,29 @@ it('the README curl walk-through works verbatim against demo mode', async () => 
   expect(logoutOut?.trim()).toBe('204')
   expect(JSON.parse(afterOut as string)).toMatchObject({ status: 401, code: 'not_authenticated' })
   // All the client ever kept: no JWT in the cookie jar or any answer.
+  const jar = await readFile(join(cwd, 'jar.txt'), 'utf8')
+  expect(jar + outputs.join('\n')).not.toMatch(/eyJ[\w-]+\.eyJ/)
+})
+
+/** `npm run demo` prints curl commands with its real address: they work as printed. */
+it('the curl commands npm run demo prints work as printed', async () => {
+  const { url, printed } = await startDemoPrinting()
+  const commands = printed.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('curl '))
+  expect(commands.length).toBeGreaterThanOrEqual(6)
+  expect(commands.every((command) => command.includes(url))).toBe(true)
+
+  const cwd = await mkdtemp(join(tmpdir(), 'bff-demo-curl-'))
+  onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
+  const outputs: string[] = []
+  for (const command of commands) outputs.push((await run('bash', ['-c', command], { cwd, timeout: 15_000 })).stdout)
+
+  const [loginOut, sessionOut, threadOut, streamOut, usersOut, logoutOut] = outputs
+  expect(JSON.parse(loginOut as string)).toMatchObject({ authenticated: true, user: { email: 'demo@example.com' } })
+  expect(JSON.parse(sessionOut as string)).toMatchObject({ authenticated: true })
+  expect(JSON.parse(threadOut as string)).toMatchObject({ success: true, data: { id: 1 } })
+  expect(streamOut).toMatch(/event: start[\s\S]*event: token[\s\S]*event: end/)
+  expect(JSON.parse(usersOut as string).count).toBeGreaterThanOrEqual(2)
+  expect(logoutOut?.trim()).toBe('204')
   const jar = await readFile(join(cwd, 'jar.txt'), 'utf8')
   expect(jar + outputs.join('\n')).not.toMatch(/eyJ[\w-]+\.eyJ/)
 })

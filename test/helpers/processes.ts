@@ -79,6 +79,11 @@ export async function spawnServer (env: Record<string, string>): Promise<ServerP
 
 /** Starts `npm run demo`'s entry point (tsx src/demo.ts) on a free port; answers its base URL. Stopped after the test. */
 export async function startDemo (): Promise<string> {
+  return (await startDemoPrinting()).url
+}
+
+/** `npm run demo` on a free port: its URL and everything it printed at start (the curl commands too). */
+export async function startDemoPrinting (): Promise<{ url: string, printed: string }> {
   const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn' },
@@ -89,12 +94,13 @@ export async function startDemo (): Promise<string> {
     demo.kill('SIGTERM')
     await new Promise((resolve) => demo.once('exit', resolve))
   })
-  return await new Promise<string>((resolve, reject) => {
+  return await new Promise<{ url: string, printed: string }>((resolve, reject) => {
     let output = ''
     demo.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
       const match = /running at (http:\/\/[^\s]+)/.exec(output)
-      if (match?.[1] !== undefined) resolve(match[1])
+      // The banner ends with the log-out command.
+      if (match?.[1] !== undefined && output.includes('/auth/logout')) resolve({ url: match[1], printed: output })
     })
     demo.once('exit', (code) => { reject(new Error(`demo exited with ${String(code)}: ${output}`)) })
   })
