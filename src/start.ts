@@ -30,7 +30,6 @@ export async function start (config: Config, options: { onClose?: () => Promise<
     app.close().then(() => {
       clearTimeout(cutOff)
       app.log.info('shut down')
-      process.exitCode = 0
       // With the server, the upstream pools and Redis closed, nothing keeps the process alive
       // and it ends by itself; if something was left open, say what, and end it anyway.
       setTimeout(() => {

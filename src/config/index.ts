@@ -41,7 +41,7 @@ export interface Config {
   tokens: {
     refreshSkewMs: number
     defaultLifetimeMs: number
-    /** The longest a refresh call may take (a 504 past it); refresh-lock waiters wait about this long. */
+    /** The longest a refresh call may take (a 504 past it); it also bounds how long a refresh holds its lock. */
     refreshTimeoutMs: number
   }
   /** Shared state for several instances; undefined: the in-process store. */
