@@ -9,10 +9,12 @@ import { loadConfig } from '../src/config/index.js'
 const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, any>, volumes?: Record<string, unknown> }
 const nginx = readFileSync('deploy/nginx.conf', 'utf8')
 const image = JSON.parse(execFileSync('node', ['scripts/dockerfile-steps.mjs', '--dry-run', '.', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
+  image: string
   workdir: string
   env: Record<string, string>
   user: string
   cmd: string[]
+  contextExcludes: Record<string, boolean>
 }
 
 /** A compose environment as the container sees it: `${NAME:-default}` takes its default. */
@@ -83,9 +85,11 @@ describe('deploy/nginx.conf', () => {
 })
 
 describe('Dockerfile', () => {
-  it('runs its CMD from dist as a non-root user, with production settings', () => {
-    expect(image.user).not.toMatch(/^(root|0)(:|$)/)
+  it('runs its CMD from dist on Node.js 24 as a non-root user, with production settings, and keeps secrets out of the build context', () => {
+    expect(image.image).toMatch(/^node:24(\b|-)/)
+    expect(image.user).toBe('node')
     expect(image.env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0' })
     expect(image.cmd).toEqual(['node', 'dist/server.js'])
+    expect(Object.values(image.contextExcludes)).not.toContain(false)
   })
 })

@@ -1,33 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
-import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
-import { ADMIN, DEMO, onCleanup, testConfig } from './helpers/app.js'
-import { REDIS_URL, call, describeWithRedis, loginOver, startInstance, testPrefix } from './helpers/redis.js'
+import { ADMIN, DEMO, sleep } from './helpers/app.js'
+import { call, cluster, describeWithRedis, loginOver, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
 import type { Instance } from './helpers/redis.js'
-
-interface Cluster {
-  sim: Simulator
-  a: Instance
-  b: Instance
-  /** Another instance on the same Redis prefix, simulator and secret (a restart, a scale-out). */
-  another: () => Promise<Instance>
-}
-
-/** One simulator, one Redis prefix, one secret, two listening BFF instances. */
-async function cluster (options: { sim?: SimulatorOptions, env?: Record<string, string> } = {}): Promise<Cluster> {
-  const sim = await startSimulator(options.sim)
-  onCleanup(sim.close)
-  const env = {
-    REDIS_URL,
-    REDIS_KEY_PREFIX: testPrefix(),
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    ...options.env
-  }
-  const another = async (): Promise<Instance> => await startInstance(testConfig(sim, env))
-  return { sim, a: await another(), b: await another(), another }
-}
 
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 
@@ -71,6 +45,22 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
     expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
     expect((await call(b, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
     expect(sim.counter('refresh')).toBe(1)
+  })
+
+  it('regression: a refresh slower than REFRESH_LOCK_TTL is not repeated by another instance (strict rotation would end the session)', async () => {
+    const { a, b, sim } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 3000 }, env: { REFRESH_LOCK_TTL: '1s' } })
+    const cookie = await loginOver(a, DEMO)
+    sim.expireTokens('ejento')
+    await sleep(5)
+
+    const first = call(a, 'POST', CHAT_THREADS, { cookie })
+    await waitUntil(() => sim.counter('refresh') === 1, 5000, 'A never started its refresh')
+    const others = await Promise.all(Array.from({ length: 6 }, async () => await call(b, 'POST', CHAT_THREADS, { cookie })))
+
+    expect((await first).status).toBe(201)
+    expect(others.map((answer) => answer.status)).toEqual(Array(6).fill(201))
+    expect(sim.counter('refresh')).toBe(1)
+    expect(sim.counter('refresh_refused')).toBe(0)
   })
 
   it('an instance restart keeps sessions: a new instance on the same prefix accepts the old cookie', async () => {
@@ -143,8 +133,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
     expect(sim.counter('login')).toBe(0)
 
     // Regression: the counters were named `<prefix>rate-limit:undefinedundefined-ip:...`.
-    const redis = new Redis(REDIS_URL)
-    onCleanup(async () => { redis.disconnect() })
+    const redis = redisClient()
     const keys = (await redis.keys(`${prefix}rate-limit:*`)).sort()
     expect(keys).toHaveLength(2)
     expect(keys[0]).toMatch(new RegExp(`^${prefix}rate-limit:account:[A-Za-z0-9_-]{22}$`))

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
-import type { Simulator } from '../src/simulator/index.js'
+import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
 import { DEMO, onCleanup, testConfig } from './helpers/app.js'
 import { call, describeWithRedisServer, loginOver, startInstance, startOwnRedis, waitUntil } from './helpers/redis.js'
 import type { CallAnswer, Instance } from './helpers/redis.js'
@@ -8,8 +8,8 @@ import type { CallAnswer, Instance } from './helpers/redis.js'
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 const UNREACHABLE = 'Redis is unreachable'
 
-async function simulator (): Promise<Simulator> {
-  const sim = await startSimulator()
+async function simulator (options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = await startSimulator(options)
   onCleanup(sim.close)
   return sim
 }
@@ -78,8 +78,7 @@ describeWithRedisServer('a Redis outage', () => {
 
   it('regression: Redis away while a refresh is under way and back within seconds: the fresh tokens are saved, not lost (strict rotation would end the session)', async () => {
     const redis = await startOwnRedis()
-    const sim = await startSimulator({ strictRotation: true, refreshDelayMs: 1500 })
-    onCleanup(sim.close)
+    const sim = await simulator({ strictRotation: true, refreshDelayMs: 1500 })
     const app = await startInstance(testConfig(sim, { REDIS_URL: redis.url }))
     const cookie = await loginOver(app, DEMO)
     sim.expireTokens('ejento')

@@ -1,40 +1,20 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { RedisSessionStore } from '../src/session/redis-store.js'
-import { startSimulator } from '../src/simulator/index.js'
-import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
-import { ADMIN, DEMO, onCleanup, testConfig } from './helpers/app.js'
-import { REDIS_URL, call, describeWithRedis, dumpKeys, loginOver, startInstance, testPrefix, waitUntil } from './helpers/redis.js'
-import type { Instance } from './helpers/redis.js'
+import { ADMIN, DEMO, onCleanup } from './helpers/app.js'
+import { REDIS_URL, call, cluster, describeWithRedis, dumpKeys, loginOver, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
 import { monitorRedis } from './helpers/redis-monitor.js'
 import type { MonitoredCommand } from './helpers/redis-monitor.js'
 
 const HOUR = 3_600_000
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 
-/** A Redis connection of the test's own, closed after the test. */
-function client (): Redis {
-  const redis = new Redis(REDIS_URL)
-  onCleanup(async () => { redis.disconnect() })
-  return redis
-}
-
-function newStore (prefix: string, redis = client()): RedisSessionStore {
+function newStore (prefix: string, redis = redisClient()): RedisSessionStore {
   return new RedisSessionStore(redis, { prefix, ownerIndexTtlMs: HOUR })
 }
 
 function newId (): string {
   return randomBytes(24).toString('base64url')
-}
-
-/** One simulator, one Redis prefix, one secret, two listening BFF instances. */
-async function cluster (sim: SimulatorOptions = {}): Promise<{ sim: Simulator, a: Instance, b: Instance, prefix: string }> {
-  const simulator = await startSimulator(sim)
-  onCleanup(simulator.close)
-  const prefix = testPrefix()
-  const config = testConfig(simulator, { REDIS_URL, REDIS_KEY_PREFIX: prefix, SESSION_SECRET: randomBytes(32).toString('base64url') })
-  return { sim: simulator, a: await startInstance(config), b: await startInstance(config), prefix }
 }
 
 /** The session keys under a prefix (what a log-in wrote). */
@@ -88,7 +68,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
 
   it('after destroy a session is gone for good: get, update and touch never revive it', async () => {
     const prefix = testPrefix()
-    const redis = client()
+    const redis = redisClient()
     const store = newStore(prefix, redis)
     const id = newId()
     await store.create(id, 'owner-1', 'v1', 60_000)
@@ -107,7 +87,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
 
   it('sets the TTL in Redis to the lifetime given; update and touch set it again', async () => {
     const prefix = testPrefix()
-    const redis = client()
+    const redis = redisClient()
     const store = newStore(prefix, redis)
     const id = newId()
     const key = `${prefix}session:${id}`
@@ -221,7 +201,7 @@ describeWithRedis('what real log-ins keep in Redis', () => {
 describeWithRedis('refreshes and log-outs racing across instances', () => {
   it('a log-out on B during a refresh on A wins: the refresh does not write the session back', async () => {
     // The upstream holds the refresh for 1 s: time enough for B's log-out even on a busy machine.
-    const { sim, a, b, prefix } = await cluster({ strictRotation: true, refreshDelayMs: 1000 })
+    const { sim, a, b, prefix } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 1000 } })
     const cookie = await loginOver(a, DEMO)
     await onlySessionKey(prefix)
     sim.expireTokens('ejento')
@@ -253,9 +233,9 @@ describeWithRedis('refreshes and log-outs racing across instances', () => {
   })
 
   it('two concurrent POST /auth/refresh on A and B: one upstream refresh, both 204, the version grows by exactly one', async () => {
-    const { sim, a, b, prefix } = await cluster({ strictRotation: true, refreshDelayMs: 500 })
+    const { sim, a, b, prefix } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 500 } })
     const cookie = await loginOver(a, DEMO)
-    const redis = client()
+    const redis = redisClient()
     const key = await onlySessionKey(prefix)
     expect(await redis.hget(key, 'v')).toBe('1')
 
@@ -291,7 +271,7 @@ describeWithRedis('Redis round trips per proxied request', () => {
     onCleanup(async () => { monitor.close() })
     await monitor.ready
     // A marker command through another connection: once MONITOR shows it, it shows everything after it.
-    const marker = client()
+    const marker = redisClient()
     const mark = async (name: string): Promise<void> => {
       await marker.get(`${prefix}marker:${name}`)
       await waitUntil(() => seen.some((entry) => entry.args.includes(`${prefix}marker:${name}`)), 5000, `MONITOR never showed marker ${name}`)

@@ -12,7 +12,9 @@ import type { Dispatcher } from 'undici'
 import { describe } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/index.js'
-import { onCleanup } from './app.js'
+import { startSimulator } from '../../src/simulator/index.js'
+import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
+import { onCleanup, testConfig } from './app.js'
 
 /**
  * Redis tests run against a real Redis (127.0.0.1:6379, or REDIS_TEST_URL). Without one they
@@ -46,6 +48,13 @@ export const describeWithRedis = redisAvailable || required ? describe : describ
 
 /** `describe` for tests that start their own redis-server: skipped without the binary, unless REQUIRE_REDIS=1. */
 export const describeWithRedisServer = (redisServerBinary && redisAvailable) || required ? describe : describe.skip
+
+/** A Redis connection of the test's own, closed after the test. */
+export function redisClient (): Redis {
+  const redis = new Redis(REDIS_URL)
+  onCleanup(async () => { redis.disconnect() })
+  return redis
+}
 
 /** A key prefix no other test uses; its keys are deleted after the test. */
 export function testPrefix (): string {
@@ -217,4 +226,28 @@ export async function waitUntil (check: () => Promise<boolean> | boolean, timeou
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${message}`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
+}
+
+export interface Cluster {
+  sim: Simulator
+  a: Instance
+  b: Instance
+  /** The Redis key prefix every instance of the cluster shares. */
+  prefix: string
+  /** Another instance on the same Redis prefix, simulator and secret (a restart, a scale-out). */
+  another: () => Promise<Instance>
+}
+
+/** One simulator, one Redis prefix, one secret, two listening BFF instances. */
+export async function cluster (options: { sim?: SimulatorOptions, env?: Record<string, string> } = {}): Promise<Cluster> {
+  const sim = await startSimulator(options.sim)
+  onCleanup(sim.close)
+  const env = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: testPrefix(),
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    ...options.env
+  }
+  const another = async (): Promise<Instance> => await startInstance(testConfig(sim, env))
+  return { sim, a: await another(), b: await another(), prefix: env.REDIS_KEY_PREFIX, another }
 }
