@@ -7,7 +7,7 @@ import type { TokenVault } from '../session/vault.js'
 import type { TokenSet } from '../tokens/token-set.js'
 import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { isAbort, upstreamFailure } from '../upstream/errors.js'
-import { readUpTo } from '../upstream/read-body.js'
+import { discard, readUpTo } from '../upstream/read-body.js'
 import type { ForwardBody } from './request-body.js'
 import { browserLocation } from './headers.js'
 import { isTokenFailure } from './token-failure.js'
@@ -125,7 +125,7 @@ type ClientSignal = EventEmitter & { aborted: boolean }
 /** The refusal's body, cut at REFUSAL_BODY_LIMIT: enough to tell a dead token from a denial. */
 async function readSmall (response: UpstreamResponse): Promise<Buffer> {
   const { chunks, rest } = await readUpTo(response.body, REFUSAL_BODY_LIMIT)
-  if (rest !== undefined) response.body.destroy()
+  if (rest !== undefined) discard(response.body)
   return Buffer.concat(chunks)
 }
 

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
-import { readUpTo, resumed } from '../upstream/read-body.js'
+import { discard, readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
 import { sanitised } from '../upstream/sanitize.js'
 import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
@@ -36,7 +36,7 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
  * `Retry-After` kept.
  */
 function upstreamError (client: UpstreamClient, response: UpstreamResponse): HttpProblem {
-  response.body.destroy()
+  discard(response.body)
   const problem = problems.upstreamError(client.label, response.statusCode)
   const retryAfter = response.headers['retry-after']
   if (typeof retryAfter === 'string') problem.headers['retry-after'] = retryAfter
@@ -68,7 +68,7 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
   })
   out.on('drain', () => source.resume())
   source.once('end', () => out.end())
-  source.once('error', (error: Error) => {
+  source.on('error', (error: Error) => {
     if (reply.raw.destroyed && !reply.raw.writableFinished) {
       reply.log.info('the client went away during the stream; the upstream call was aborted')
       out.destroy()

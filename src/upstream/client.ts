@@ -5,7 +5,7 @@ import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
 import { isAbort, upstreamFailure } from './errors.js'
-import { readUpTo } from './read-body.js'
+import { discard, readUpTo } from './read-body.js'
 
 export type UpstreamName = 'auth' | 'ejento'
 
@@ -120,12 +120,12 @@ export class UpstreamClient {
     try {
       const declared = Number(response.headers['content-length'] ?? 0)
       if (declared > MAX_JSON_BYTES) {
-        response.body.destroy()
+        discard(response.body)
         throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
       }
       const { chunks, rest } = await readUpTo(response.body, MAX_JSON_BYTES)
       if (rest !== undefined) {
-        response.body.destroy()
+        discard(response.body)
         throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
       }
       text = Buffer.concat(chunks).toString('utf8')

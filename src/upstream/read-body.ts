@@ -34,3 +34,15 @@ export async function * resumed ({ chunks, rest }: BodyHead): AsyncGenerator<Buf
     yield value as Buffer
   }
 }
+
+/**
+ * Lets go of a body nobody will read. undici's body emits `RequestAbortedError` when it is
+ * destroyed before its end; with no listener that 'error' event would end the process, so
+ * one is added first.
+ */
+export function discard (body: Readable): void {
+  body.on('error', ignore)
+  body.destroy()
+}
+
+function ignore (): void {}

@@ -4,13 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import { pathToFileURL } from 'node:url'
 import { onCleanup } from './app.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
-/** tsx by absolute path, so that a child can run in an empty folder (where no .env is read). */
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 
 export interface Exit {
   code: number | null
@@ -33,13 +30,14 @@ export interface ServerProcess {
 }
 
 /**
- * Runs the real server (src/server.ts, as `npm start` would run dist/) with exactly `env`
- * plus PATH, in an empty temporary folder. Killed after the test if still running.
+ * Runs the compiled server (`dist/server.js`, built by the tests' global setup, as `npm start`
+ * runs it) with exactly `env` plus PATH, in an empty temporary folder. Killed after the test if
+ * still running.
  */
 export async function spawnServer (env: Record<string, string>): Promise<ServerProcess> {
   const cwd = await mkdtemp(join(tmpdir(), 'ejento-bff-server-'))
   onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src', 'server.ts')], {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'server.js')], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
