@@ -8,7 +8,6 @@ import { onCleanup } from './app.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
-
 export interface Exit {
   code: number | null
   signal: NodeJS.Signals | null
