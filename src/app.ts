@@ -49,7 +49,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     // Fastify accepts a hop count at run time; its types only list the other forms.
-    trustProxy: config.trustProxy as boolean | string,
+    trustProxy: config.trustProxy,
     bodyLimit: config.security.bodyLimit,
     genReqId: requestIdFor,
     requestIdHeader: false,

@@ -205,8 +205,8 @@ describe('loadConfig: TRUST_PROXY', () => {
   it.each([
     ['true', true],
     ['false', false],
-    ['1', 1],
-    ['2', 2],
+    ['loopback', 'loopback'],
+    ['uniquelocal, LinkLocal', 'uniquelocal,linklocal'],
     ['10.0.0.1', '10.0.0.1'],
     ['10.0.0.0/8, 192.168.1.1', '10.0.0.0/8,192.168.1.1'],
     ['::1,fd00::/8', '::1,fd00::/8']
@@ -214,8 +214,14 @@ describe('loadConfig: TRUST_PROXY', () => {
     expect(load({ TRUST_PROXY: value }).trustProxy).toEqual(expected)
   })
 
-  it.each(['sometimes', 'loadbalancer.internal', '101'])('refuses %s', (value) => {
+  it.each(['sometimes', 'loadbalancer.internal', '101', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '1.2.3', 'loopback,nobody'])('refuses %s', (value) => {
     expectRefused({ TRUST_PROXY: value }, 'TRUST_PROXY')
+  })
+
+  // Fastify 5 fails closed on a numeric trustProxy: the README's `TRUST_PROXY=1` trusted nobody
+  // behind the balancer (every log-in 403 csrf_rejected, one rate-limit bucket for everyone).
+  it.each(['1', '2', '0'])('regression: refuses the hop count %s with a line that says why', (value) => {
+    expect(() => load({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY must name the load balancer's addresses, not a hop count/)
   })
 })
 

@@ -74,8 +74,8 @@ describe('deploy/nginx.conf', () => {
     expect(nginx).toContain('proxy_set_header X-Forwarded-Host $http_host;')
     expect(nginx).toContain('proxy_set_header X-Forwarded-Proto $scheme;')
     expect(nginx).toMatch(/location = \/metrics \{\s*return 404;/)
-    // The compose BFF trusts exactly this one proxy hop.
-    expect(environment('bff').TRUST_PROXY).toBe('1')
+    // The compose BFF trusts the compose network's private range, where nginx is; a hop count would trust nobody.
+    expect(environment('bff').TRUST_PROXY).toBe('uniquelocal')
   })
 
   it('never resends a POST to another replica (no non_idempotent retry)', () => {

@@ -12,7 +12,8 @@ export interface Config {
   host: string
   port: number
   logLevel: LogLevel
-  trustProxy: boolean | number | string
+  /** Fastify's `trustProxy`: all, none, or the balancer's addresses (comma-separated). */
+  trustProxy: boolean | string
   /** On SIGTERM/SIGINT, how long open requests and streams may take to finish before they are cut. */
   shutdownGraceMs: number
   /** A folder whose files (a browser app) are served at `/`; undefined: none. Demo mode serves `web/`. */

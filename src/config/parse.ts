@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 /** Value parsers for environment variables. Each throws a plain message; `loadConfig` names the variable. */
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -69,14 +70,34 @@ export function parseList (value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter((item) => item !== '')
 }
 
-/** Fastify's `trustProxy`: true/false, a hop count, or a list of addresses/CIDRs. */
-export function parseTrustProxy (value: string): boolean | number | string {
+/** proxy-addr's names for address ranges: 127.0.0.0/8 and ::1; 169.254/16 and fe80::/10; 10/8, 172.16/12, 192.168/16 and fc00::/7. */
+const TRUSTED_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * Fastify's `trustProxy`: true/false, or the load balancer's addresses, CIDRs or range names
+ * (`loopback`, `linklocal`, `uniquelocal`). A hop count is refused: Fastify 5 trusts nobody
+ * for one (the peer it would trust is not checked), so `TRUST_PROXY=1` silently made every
+ * client look like the balancer and every request plain http.
+ */
+export function parseTrustProxy (value: string): boolean | string {
   const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return parseInteger(trimmed, 0, 100)
-  try {
-    return parseBoolean(trimmed)
-  } catch {
-    if (/^[0-9a-f.:/,\s]+$/i.test(trimmed)) return parseList(trimmed).join(',')
-    throw new Error(`must be true, false, a hop count or a list of proxy addresses (got "${value}")`)
+  if (/^\d+$/.test(trimmed)) {
+    throw new Error(`must name the load balancer's addresses, not a hop count (got "${value}"): for example loopback, uniquelocal or 10.0.0.0/8 (Fastify 5 trusts nobody for a hop count)`)
   }
+  if (/^(?:true|false|yes|no|on|off)$/i.test(trimmed)) return parseBoolean(trimmed)
+  const entries = parseList(trimmed)
+  if (entries.length === 0 || !entries.every(isTrustedEntry)) {
+    throw new Error(`must be true, false, or the load balancer's addresses, CIDRs or loopback/linklocal/uniquelocal (got "${value}")`)
+  }
+  return entries.map((entry) => entry.toLowerCase()).join(',')
+}
+
+function isTrustedEntry (entry: string): boolean {
+  if (TRUSTED_RANGE_NAMES.has(entry.toLowerCase())) return true
+  const [address = '', prefix, ...extra] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || extra.length > 0) return false
+  if (prefix === undefined) return true
+  if (!/^\d{1,3}$/.test(prefix)) return false
+  return Number(prefix) <= (family === 4 ? 32 : 128)
 }
