@@ -48,7 +48,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   const { config } = options
   const app = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
-    // Fastify accepts a hop count at run time; its types only list the other forms.
+    // All, none, or the balancer's addresses (never a hop count: Fastify 5 trusts nobody for one).
     trustProxy: config.trustProxy,
     bodyLimit: config.security.bodyLimit,
     genReqId: requestIdFor,
