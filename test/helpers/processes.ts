@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
+import { inject } from 'vitest'
 import { onCleanup } from './app.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
@@ -29,14 +30,14 @@ export interface ServerProcess {
 }
 
 /**
- * Runs the compiled server (`dist/server.js`, built by the tests' global setup, as `npm start`
- * runs it) with exactly `env` plus PATH, in an empty temporary folder. Killed after the test if
+ * Runs the compiled server (`server.js` of the build the tests' global setup made, as `npm
+ * start` runs it) with exactly `env` plus PATH, in an empty temporary folder. Killed after the test if
  * still running.
  */
 export async function spawnServer (env: Record<string, string>): Promise<ServerProcess> {
   const cwd = await mkdtemp(join(tmpdir(), 'ejento-bff-server-'))
   onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'server.js')], {
+  const child = spawn(process.execPath, [inject('compiledServer')], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
