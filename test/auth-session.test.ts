@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { ADMIN, DEMO, login, secretsIn, setup } from './helpers/app.js'
+import { ADMIN, DEMO, login, onCleanup, secretsIn, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { realLogin, startRealServer } from './helpers/real-server.js'
+import { startSimulator } from '../src/simulator/index.js'
 
 async function sessionOf (context: TestContext, cookie?: string): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: 'GET', url: '/auth/session', headers: cookie === undefined ? {} : { cookie } })
@@ -180,16 +182,49 @@ describe('POST /auth/logout', () => {
     expect(await isAuthenticated(context, fresh)).toBe(true)
   })
 
-  it('answers 400 for an unknown scope and logs nobody out', async () => {
+  // A cache-buster (`?_=123`) or a stray parameter answered 400 and left the session alive.
+  it('regression: always ends the session, whatever the query or body', async () => {
+    const context = await setup({ env: { AUTH_RATE_LIMIT_PER_IP: '100', AUTH_RATE_LIMIT_PER_ACCOUNT: '100' } })
+    const requests = [
+      { query: '?_=1733000000000' },
+      { query: '?scope=everything' },
+      { query: '?scope=' },
+      { query: '?scope=ALL' },
+      { query: '?foo[bar]=1&scope' },
+      { query: '', body: '{"not json', type: 'application/json' },
+      { query: '', body: 'x'.repeat(10_000), type: 'text/plain' },
+      { query: '', body: '<xml/>', type: 'application/xml' }
+    ]
+    for (const { query, body, type } of requests) {
+      const cookie = await login(context)
+      const other = await login(context)
+      const response = await context.app.inject({ method: 'POST', url: `/auth/logout${query}`, headers: { cookie, ...(type === undefined ? {} : { 'content-type': type }) }, ...(body === undefined ? {} : { payload: body }) })
+      expect(response.statusCode, `${query} ${type ?? ''}`).toBe(204)
+      expect(await isAuthenticated(context, cookie), query).toBe(false)
+      // Only the session that logged out: the scope was not `all`.
+      expect(await isAuthenticated(context, other), query).toBe(true)
+    }
+  })
+
+  it('regression: on the compiled server too, a cache-buster log-out ends the session', async () => {
+    const sim = await startSimulator()
+    onCleanup(sim.close)
+    const server = await startRealServer(sim)
+    const cookie = await realLogin(server.base)
+    const out = await fetch(`${server.base}/auth/logout?_=123&scope=bogus`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{oops' })
+    expect(out.status).toBe(204)
+    expect(out.headers.getSetCookie().join()).toMatch(/Expires=Thu, 01 Jan 1970/)
+    const after = await fetch(`${server.base}/auth/session`, { headers: { cookie } })
+    expect(await after.json()).toEqual({ authenticated: false })
+  })
+
+  it('ends every session of the user when any scope value is all', async () => {
     const context = await setup()
     const cookie = await login(context)
-    for (const query of ['?scope=everything', '?scope=', '?scope=ALL', '?scope=all&scope=session']) {
-      const response = await logout(context, cookie, query)
-      expect(response.statusCode, query).toBe(400)
-      expect(response.headers['content-type']).toContain('application/problem+json')
-      expect(response.json().code, query).toBe('validation_failed')
-    }
-    expect(await isAuthenticated(context, cookie)).toBe(true)
+    const other = await login(context)
+    expect((await logout(context, cookie, '?scope=session&scope=all&_=1')).statusCode).toBe(204)
+    expect(await isAuthenticated(context, cookie)).toBe(false)
+    expect(await isAuthenticated(context, other)).toBe(false)
   })
 })
 
