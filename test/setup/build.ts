@@ -27,7 +27,13 @@ export default function setup (project: TestProject): void {
   mkdirSync(BUILDS, { recursive: true })
   if (!existsSync(join(target, 'server.js'))) {
     const partial = `${target}.partial-${process.pid}`
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', partial, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' })
+    try {
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', partial, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' })
+    } catch (error) {
+      // Type errors still emit JavaScript; `npm run lint` is what fails on them. No output at all is fatal.
+      if (!existsSync(join(partial, 'server.js'))) throw error
+      console.warn('tsc reported errors (see above); the real-socket tests run what it emitted')
+    }
     try {
       renameSync(partial, target)
     } catch {
