@@ -7,7 +7,9 @@ import { loadConfig } from '../src/config/index.js'
 // No Docker engine runs here, so the compose stack is checked by what it says: its settings
 // must pass the real config loader and agree with the Dockerfile and the nginx config.
 const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, any>, volumes?: Record<string, unknown> }
+// Compose's nginx site; the proxy settings it includes are the ones the README's production setup includes.
 const nginx = readFileSync('deploy/nginx.conf', 'utf8')
+const proxySettings = readFileSync('deploy/nginx/bff-proxy.conf', 'utf8')
 const image = JSON.parse(execFileSync('node', ['scripts/dockerfile-steps.mjs', '--dry-run', '.', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
   image: string
   workdir: string
@@ -66,21 +68,35 @@ describe('docker-compose.yml', () => {
     expect(lb.ports).toContain('8080:80')
     expect(nginx).toMatch(new RegExp(`server bff:${image.env.PORT} resolve;`))
   })
+
+  it('mounts every file deploy/nginx.conf includes, from deploy/nginx/', () => {
+    const mounts = (compose.services.lb.volumes as string[]).map((volume) => volume.split(':') as [string, string, string?])
+    const includes = [...nginx.matchAll(/^\s*include (\S+);/gm)].map((match) => match[1] as string)
+    expect(includes).toEqual(['/etc/nginx/ejento-bff/request-id.conf', '/etc/nginx/ejento-bff/bff-proxy.conf'])
+    for (const included of includes) {
+      const mount = mounts.find(([, target]) => included.startsWith(`${target}/`))
+      expect(mount, included).toBeDefined()
+      const [source, target] = mount as [string, string]
+      expect(source).toBe('./deploy/nginx')
+      expect(existsSync(source + included.slice(target.length)), included).toBe(true)
+    }
+  })
 })
 
-describe('deploy/nginx.conf', () => {
+// test/deployment-nginx.test.ts runs these settings behind TLS; here, what must not change unnoticed.
+describe('deploy/nginx/bff-proxy.conf', () => {
   it('streams answers unbuffered, forwards the host and scheme, and keeps /metrics private', () => {
-    expect(nginx).toContain('proxy_buffering off;')
-    expect(nginx).toContain('proxy_set_header X-Forwarded-Host $http_host;')
-    expect(nginx).toContain('proxy_set_header X-Forwarded-Proto $scheme;')
-    expect(nginx).toMatch(/location = \/metrics \{\s*return 404;/)
+    expect(proxySettings).toContain('proxy_buffering off;')
+    expect(proxySettings).toContain('proxy_set_header X-Forwarded-Host $http_host;')
+    expect(proxySettings).toContain('proxy_set_header X-Forwarded-Proto $scheme;')
+    expect(proxySettings).toMatch(/location = \/metrics \{\s*return 404;/)
     // The compose BFF trusts the compose network's private range, where nginx is; a hop count would trust nobody.
     expect(environment('bff').TRUST_PROXY).toBe('uniquelocal')
   })
 
   it('never resends a POST to another replica (no non_idempotent retry)', () => {
-    expect(nginx).toMatch(/proxy_next_upstream [^;]*http_503/)
-    expect(nginx).not.toContain('non_idempotent')
+    expect(proxySettings).toMatch(/proxy_next_upstream [^;]*http_503/)
+    expect(proxySettings).not.toContain('non_idempotent')
   })
 })
 
