@@ -64,7 +64,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     clientErrorHandler: (error, socket) => { answerClientError(app.log, error, socket) },
     // Errors raised by the router itself (a malformed escape, an overlong id) are problems too.
     frameworkErrors: (error, request, reply) => {
-      request.log.info({ code: error.code }, error.message)
+      // Not error.message: a bad URL's quotes the whole target, query and all (the request line logged it censored).
+      request.log.info({ code: error.code }, 'the router refused the request')
       // These answers skip the hooks: give them the headers every answer carries.
       reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('cache-control', 'no-store')
       sendProblem(reply, toProblem(error))

@@ -27,12 +27,18 @@ export function createRedisClient (url: string, log: FastifyBaseLogger): Redis {
   return redis
 }
 
-/** The URL without its password, for logs. */
+/**
+ * The URL as logs show it: scheme, host, port and database. Credentials go wherever ioredis
+ * reads them (`redis://:pw@host`, `redis://user:pw@host`, `?password=pw`), and a lone
+ * `redis://pw@host` is a password written as a user name, so any user part and every query
+ * value are censored.
+ */
 export function redactedUrl (url: string): string {
   try {
     const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
+    const credentials = parsed.username !== '' || parsed.password !== '' ? '***@' : ''
+    const query = [...parsed.searchParams.keys()].map((name) => `${encodeURIComponent(name)}=***`).join('&')
+    return `${parsed.protocol}//${credentials}${parsed.host}${parsed.pathname}${query === '' ? '' : `?${query}`}`
   } catch {
     return 'redis://(unparseable URL)'
   }
