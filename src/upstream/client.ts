@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
+import { decodedAnswer } from './content-encoding.js'
 import { isAbort, upstreamFailure } from './errors.js'
 import { discard, readUpTo } from './read-body.js'
 
@@ -86,23 +87,26 @@ export class UpstreamClient {
     }
     if (this.#subscriptionKey !== undefined) headers['ocp-apim-subscription-key'] = this.#subscriptionKey
     if (request.requestId !== undefined) headers['x-request-id'] = request.requestId
+    // Compressed answers could not be searched for tokens; one that comes anyway is decoded below.
+    headers['accept-encoding'] = 'identity'
     const started = performance.now()
+    let answer: Dispatcher.ResponseData
     try {
-      const { statusCode, headers: responseHeaders, body } = await this.#pool.request({
+      answer = await this.#pool.request({
         method: request.method,
         path: this.#basePath + request.path,
         headers,
         body: request.body ?? null,
         signal: request.signal
       })
-      this.#observe?.(this.name, statusCode, (performance.now() - started) / 1000)
-      return { statusCode, headers: responseHeaders, body }
     } catch (error) {
       const failure = upstreamFailure(this.label, error)
       const outcome = failure.code !== 'upstream_timeout' && (isAbort(error) || request.signal?.aborted === true) ? 'aborted' : failure.code.replace('upstream_', '')
       this.#observe?.(this.name, outcome, (performance.now() - started) / 1000)
       throw failure
     }
+    this.#observe?.(this.name, answer.statusCode, (performance.now() - started) / 1000)
+    return decodedAnswer(request.method, { statusCode: answer.statusCode, headers: answer.headers, body: answer.body }, this.label)
   }
 
   /**
