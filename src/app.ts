@@ -90,25 +90,27 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
   const lock: RefreshLock | undefined = redis === undefined || config.redis === undefined
     ? undefined
-    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs, maxHoldMs: refreshHoldLimitMs(config.tokens.refreshTimeoutMs) })
+    : new RedisRefreshLock(redis, { prefix: config.redis.keyPrefix, ttlMs: config.redis.refreshLockTtlMs, maxHoldMs: refreshHoldLimitMs(config.tokens.refreshCallLimitMs), announcementTtlMs: config.session.maxAgeMs })
   // Built only when used: the in-process store runs a sweeper timer for as long as it lives.
   const store: SessionStore = options.store ?? (redis === undefined || config.redis === undefined
     ? new MemorySessionStore({ maxCount: config.session.maxCount })
-    : new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, ownerIndexTtlMs: config.session.maxAgeMs }))
+    : new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, secrets: config.session.secrets, ownerIndexTtlMs: config.session.maxAgeMs }))
   await app.register(sessionStore, {
     store,
     secrets: config.session.secrets,
     idleTimeoutMs: config.session.idleTimeoutMs,
     maxAgeMs: config.session.maxAgeMs
   })
-  await app.register(upstreams, { upstreams: config.upstreams, refreshTimeoutMs: config.tokens.refreshTimeoutMs })
+  await app.register(upstreams, { upstreams: config.upstreams, refreshCallLimitMs: config.tokens.refreshCallLimitMs })
   await app.register(tokenVault, {
     refreshSkewMs: config.tokens.refreshSkewMs,
     defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,
+    refreshTimeoutMs: config.tokens.refreshTimeoutMs,
     ...(lock === undefined ? {} : { lock })
   })
   await app.register(authRateLimit, {
     ...config.security.authRateLimit,
+    secrets: config.session.secrets,
     ...(redis === undefined ? {} : { redis, redisPrefix: `${config.redis?.keyPrefix ?? ''}rate-limit:` })
   })
 

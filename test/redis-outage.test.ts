@@ -90,12 +90,14 @@ describeWithRedisServer('a Redis outage', () => {
     await new Promise((resolve) => setTimeout(resolve, 2200))
     await redis.start()
 
+    // The call went on with the fresh tokens while the store could not take them.
     const answer = await during
     expect(answer.status, answer.text).toBe(201)
+    await waitUntil(() => linesWith(app, 'fresh tokens saved late').length === 1, 10_000, 'the kept tokens were never saved')
     expect((await call(app, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
     expect(sim.counter('refresh')).toBe(1)
     expect(sim.counter('refresh_refused')).toBe(0)
-    // The save did meet the outage, and got through on a retry.
+    // The save did meet the outage, and got through on a retry; the log says what happened.
     expect(linesWith(app, 'fresh tokens not saved yet')).toHaveLength(1)
     expect(linesWith(app, '"refresh":"refreshed"')).toHaveLength(1)
     expect(linesWith(app, '"refresh":"failed"')).toHaveLength(0)

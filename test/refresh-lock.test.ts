@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { HttpProblem } from '../src/errors.js'
 import { RedisRefreshLock } from '../src/session/redis-refresh-lock.js'
-import { sleep } from './helpers/app.js'
+import { onCleanup, sleep } from './helpers/app.js'
 import { describeWithRedis, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
 
 function lockOn (redis: Redis, options: { ttlMs: number, maxHoldMs?: number }): { lock: RedisRefreshLock, key: (name: string) => string } {
@@ -79,5 +79,53 @@ describeWithRedis('the refresh lock in Redis', () => {
     expect(failure).toMatchObject({ statusCode: 503, code: 'refresh_busy' })
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
     expect(await redis.get(key('s4'))).toBe('stuck-holder')
+  })
+
+  it('an announced refresh is alive while its instance beats, and dead only once its key lapsed while Redis stayed reachable', async () => {
+    const redis = redisClient()
+    const prefix = testPrefix()
+    const options = { prefix, ttlMs: 1000, livenessTtlMs: 300, settleMs: 600 }
+    const holder = new RedisRefreshLock(redis, options)
+    const survivor = new RedisRefreshLock(redis, options)
+    onCleanup(async () => { await holder.close(); await survivor.close() })
+
+    expect(await survivor.announcedBy('s6', 'fp-1')).toBe('none')
+    await holder.announce('s6', 'fp-1')
+    expect(await survivor.announcedBy('s6', 'fp-1')).toBe('alive')
+    // A refresh of another token, or the instance's own: nothing to wait for.
+    expect(await survivor.announcedBy('s6', 'fp-2')).toBe('none')
+    expect(await holder.announcedBy('s6', 'fp-1')).toBe('none')
+
+    // The holder dies (its heartbeats stop): once its key lapses, the survivor calls it dead.
+    await holder.close()
+    await waitUntil(async () => await survivor.announcedBy('s6', 'fp-1') === 'dead', 5000, 'the dead holder was never called dead')
+  })
+
+  it('does not call an instance dead while its own view of Redis has only just come back (every key lapsed during the outage)', async () => {
+    const redis = redisClient()
+    const prefix = testPrefix()
+    const holder = new RedisRefreshLock(redis, { prefix, livenessTtlMs: 300, settleMs: 600 })
+    onCleanup(async () => { await holder.close() })
+    await holder.announce('s7', 'fp-1')
+    await holder.close()
+    await sleep(400) // the holder's key has lapsed
+    // A survivor whose heartbeats only just started succeeding cannot tell an outage from a death.
+    const survivor = new RedisRefreshLock(redis, { prefix, livenessTtlMs: 300, settleMs: 2000 })
+    onCleanup(async () => { await survivor.close() })
+    await sleep(100)
+    expect(await survivor.announcedBy('s7', 'fp-1')).toBe('alive')
+  })
+
+  it('concludes only its own announcement', async () => {
+    const redis = redisClient()
+    const prefix = testPrefix()
+    const first = new RedisRefreshLock(redis, { prefix })
+    const second = new RedisRefreshLock(redis, { prefix })
+    onCleanup(async () => { await first.close(); await second.close() })
+    await first.announce('s8', 'fp-1')
+    await second.conclude('s8')
+    expect(await redis.exists(`${prefix}refresh-intent:s8`)).toBe(1)
+    await first.conclude('s8')
+    expect(await redis.exists(`${prefix}refresh-intent:s8`)).toBe(0)
   })
 })

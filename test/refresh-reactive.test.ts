@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ADMIN, authorizationOf, createThread, login, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { waitFor } from './helpers/processes.js'
 
 const REFRESH_PATH = '/api/users/refresh-access-token'
 const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
@@ -152,6 +153,8 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
     expect(answer.json().code).toBe('upstream_timeout')
     expect(Date.now() - started).toBeLessThan(2500)
 
+    // The refresh itself ran on to its (failed) end; only then is the next one tried.
+    await waitFor(() => context.logs.some((line) => line.includes('"refresh":"failed"')), 10_000)
     await expectSessionKept(context, cookie)
   })
 

@@ -42,8 +42,10 @@ export interface Config {
   tokens: {
     refreshSkewMs: number
     defaultLifetimeMs: number
-    /** The longest a refresh call may take (a 504 past it); it also bounds how long a refresh holds its lock. */
+    /** The longest a caller waits for a refresh (a 504 past it, the session kept); the refresh goes on. */
     refreshTimeoutMs: number
+    /** The longest a refresh call upstream may run before it is given up; it bounds how long a refresh holds its lock. */
+    refreshCallLimitMs: number
   }
   /** Shared state for several instances; undefined: the in-process store. */
   redis: {
@@ -103,6 +105,9 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
   const idleTimeoutMs = read('SESSION_IDLE_TIMEOUT', positive(parseDuration), 3_600_000)
   const maxAgeMs = read('SESSION_MAX_AGE', positive(parseDuration), 12 * 3_600_000)
   if (idleTimeoutMs > maxAgeMs) throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not be longer than SESSION_MAX_AGE')
+  const refreshTimeoutMs = read('REFRESH_TIMEOUT', positive(parseDuration), 10_000)
+  const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', positive(parseDuration), 60_000)
+  if (refreshCallLimitMs < refreshTimeoutMs) throw new ConfigError('REFRESH_CALL_LIMIT', 'must not be shorter than REFRESH_TIMEOUT')
 
   return {
     demo,
@@ -136,7 +141,8 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     tokens: {
       refreshSkewMs: read('TOKEN_REFRESH_SKEW', parseDuration, 60_000),
       defaultLifetimeMs: read('TOKEN_DEFAULT_LIFETIME', positive(parseDuration), 2 * 86_400_000),
-      refreshTimeoutMs: read('REFRESH_TIMEOUT', positive(parseDuration), 10_000)
+      refreshTimeoutMs,
+      refreshCallLimitMs
     },
     redis: readRedis(read),
     security: {
@@ -159,7 +165,7 @@ function readRedis (read: <T>(name: string, parse: (value: string) => T, fallbac
   return {
     url,
     keyPrefix: read('REDIS_KEY_PREFIX', parseKeyPrefix, 'ejento-bff:'),
-    refreshLockTtlMs: read('REFRESH_LOCK_TTL', positive(parseDuration), 15_000)
+    refreshLockTtlMs: read('REFRESH_LOCK_TTL', positive(parseDuration), 5000)
   }
 }
 

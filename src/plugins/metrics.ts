@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { HttpProblem } from '../errors.js'
 import { problemResponses } from '../routes/responses.js'
+import type { PoolStats } from '../upstream/client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,10 @@ export interface Metrics {
   /** Streams being sent right now (shutdown waits for them). */
   openStreams: () => number
   storeError: () => void
+  /** Reports an upstream pool's state at every scrape. */
+  watchPool: (upstream: string, stats: () => PoolStats) => void
+  /** Reports how many sessions' fresh tokens wait for the store, at every scrape. */
+  watchPendingTokens: (count: () => number) => void
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -51,7 +56,7 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
   })
   const refreshes = new Counter({
     name: 'ejento_bff_token_refreshes_total',
-    help: 'Token refreshes by outcome: refreshed (upstream gave new tokens), reused (another request or instance had refreshed), refused (session ended), failed (upstream error).',
+    help: 'Token refreshes by outcome: refreshed (upstream gave new tokens), reused (another request or instance had refreshed), refused (session ended), failed (upstream or store error, session kept), lost (the instance that refreshed died with the new tokens), saved_late (fresh tokens the store took only after an outage).',
     labelNames: ['outcome'] as const,
     registers: [registry]
   })
@@ -66,6 +71,30 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
     registers: [registry]
   })
 
+  // Read when scraped, so a call stuck upstream (or a leaked one) shows without any bookkeeping.
+  const pools = new Map<string, () => PoolStats>()
+  const poolGauge = (name: keyof PoolStats, help: string): Gauge => new Gauge({
+    name: `ejento_bff_upstream_pool_${name}`,
+    help,
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect () {
+      for (const [upstream, stats] of pools) this.set({ upstream }, stats()[name])
+    }
+  })
+  poolGauge('connected', 'Open connections to each upstream.')
+  poolGauge('running', 'Calls to each upstream sent and not yet fully answered (streams included).')
+  poolGauge('pending', 'Calls to each upstream waiting for a connection.')
+
+  let pendingTokens = (): number => 0
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'ejento_bff_unsaved_token_sets',
+    help: 'Sessions whose fresh tokens this instance holds because the session store has not taken them yet (retried until it does).',
+    registers: [registry],
+    collect () { this.set(pendingTokens()) }
+  })
+
   let streams = 0
   app.decorate('metrics', {
     registry,
@@ -74,7 +103,9 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
     streamOpened: () => { streams += 1; openStreams.inc() },
     streamClosed: () => { streams -= 1; openStreams.dec() },
     openStreams: () => streams,
-    storeError: () => { storeErrors.inc() }
+    storeError: () => { storeErrors.inc() },
+    watchPool: (upstream, stats) => { pools.set(upstream, stats) },
+    watchPendingTokens: (count) => { pendingTokens = count }
   } satisfies Metrics)
 
   app.addHook('onResponse', async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Forwarder } from '../proxy/forwarder.js'
+import { PendingTokens } from '../session/pending-tokens.js'
 import { noRefreshLock } from '../session/refresh-lock.js'
 import type { RefreshLock } from '../session/refresh-lock.js'
 import { TokenVault } from '../session/vault.js'
@@ -15,18 +16,31 @@ declare module 'fastify' {
 export interface TokenVaultPluginOptions {
   refreshSkewMs: number
   defaultTokenLifetimeMs: number
+  refreshTimeoutMs: number
   lock?: RefreshLock
 }
 
-/** The token vault (refresh, single-flight) and the forwarder that calls upstreams with its tokens. */
+/**
+ * The token vault (refresh, single-flight, fresh tokens kept through a store outage) and the
+ * forwarder that calls upstreams with its tokens. On close, kept tokens get one last write.
+ */
 export default fp(async function tokenVault (app: FastifyInstance, options: TokenVaultPluginOptions) {
+  const lock = options.lock ?? noRefreshLock
+  const pending = new PendingTokens({ sessions: app.sessions, onSettled: (_sessionId, how) => { if (how === 'saved') app.metrics.refreshOutcome('saved_late') } })
+  app.metrics.watchPendingTokens(() => pending.size)
   const vault = new TokenVault({
     sessions: app.sessions,
     authApi: app.authApi,
-    lock: options.lock ?? noRefreshLock,
+    lock,
+    pending,
     refreshSkewMs: options.refreshSkewMs,
     defaultTokenLifetimeMs: options.defaultTokenLifetimeMs,
+    refreshTimeoutMs: options.refreshTimeoutMs,
     onOutcome: app.metrics.refreshOutcome
+  })
+  app.addHook('onClose', async () => {
+    await pending.flush()
+    await lock.close()
   })
   app.decorate('vault', vault)
   app.decorate('forwarder', new Forwarder(app.upstreams, vault))

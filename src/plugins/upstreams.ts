@@ -15,14 +15,16 @@ declare module 'fastify' {
 }
 
 /** One keep-alive pool per upstream, shared by every route, closed when the app closes. */
-export default fp(async function upstreams (app: FastifyInstance, options: { upstreams: Config['upstreams'], refreshTimeoutMs: number }) {
+export default fp(async function upstreams (app: FastifyInstance, options: { upstreams: Config['upstreams'], refreshCallLimitMs: number }) {
   const { authUrl, apiUrl, pathProfile, ...clientOptions } = options.upstreams
   const observe = app.metrics.upstreamCall
   const auth = new UpstreamClient('auth', { baseUrl: authUrl, ...clientOptions, observe })
   const ejento = new UpstreamClient('ejento', { baseUrl: apiUrl, ...clientOptions, observe })
+  app.metrics.watchPool('auth', () => auth.poolStats)
+  app.metrics.watchPool('ejento', () => ejento.poolStats)
   const paths = PATH_PROFILES[pathProfile]
   app.decorate('upstreams', { auth, ejento })
   app.decorate('upstreamPaths', paths)
-  app.decorate('authApi', new AuthApi(auth, paths.auth, { refreshTimeoutMs: options.refreshTimeoutMs }))
+  app.decorate('authApi', new AuthApi(auth, paths.auth, { refreshCallLimitMs: options.refreshCallLimitMs }))
   app.addHook('onClose', async () => { await Promise.all([auth.close(), ejento.close()]) })
 }, { name: 'upstreams', dependencies: ['metrics'] })

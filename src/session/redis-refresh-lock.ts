@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HttpProblem } from '../errors.js'
-import type { RefreshLock } from './refresh-lock.js'
+import type { AnnouncedRefresh, RefreshLock } from './refresh-lock.js'
 import { redisUnavailable } from './store.js'
 
 /** Deletes the lock only if it still holds this owner's value: a late owner never frees a successor's lock. */
@@ -14,9 +14,19 @@ const EXTEND = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`
 
+/** Deletes a refresh announcement only if this instance made it. */
+const CONCLUDE = `
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+/** The longest an instance's Redis client waits between reconnection attempts (src/redis.ts), plus a beat. */
+const RECONNECT_MS = 3000
+
 interface LockCommands {
   bffLockRelease: (key: string, owner: string) => Promise<number>
   bffLockExtend: (key: string, owner: string, ttlMs: number) => Promise<number>
+  bffConclude: (key: string, instance: string) => Promise<number>
 }
 
 export interface RedisRefreshLockOptions {
@@ -27,6 +37,15 @@ export interface RedisRefreshLockOptions {
   maxHoldMs?: number
   /** How often a waiter tries again. */
   pollMs?: number
+  /** How long an announcement of a refresh is kept at most (the longest a session lives). */
+  announcementTtlMs?: number
+  /** This instance's liveness key lapses this long after its last heartbeat (one a third of it). */
+  livenessTtlMs?: number
+  /**
+   * How long this instance's own heartbeats must have succeeded before another's lapsed key
+   * proves that one gone: its key's TTL plus the time a live instance takes to reconnect.
+   */
+  settleMs?: number
 }
 
 /**
@@ -36,7 +55,15 @@ export interface RedisRefreshLockOptions {
  *
  * A live holder extends the lock every third of the TTL, so a refresh slower than the TTL never
  * lets a second instance in to refresh with the old token (refused by a strictly rotating
- * upstream, which would end the session); a crashed holder stops extending and its lock expires.
+ * upstream, which would end the session); a crashed holder stops extending and its lock expires
+ * within the TTL, which can therefore be short.
+ *
+ * Beside the lock, a refresh is announced (`refresh-intent:<session>` = `<instance> <token
+ * fingerprint>`) before its call goes upstream and concluded once its tokens are stored, and
+ * every instance keeps a liveness key (`instance:<id>`) fresh. A survivor that finds an
+ * announcement of the token it holds knows the token may already be spent: it waits while the
+ * announcing instance lives, and only once that instance is gone (its liveness key lapsed while
+ * this instance's own view of Redis was healthy) does it try the old token once.
  */
 export class RedisRefreshLock implements RefreshLock {
   readonly #redis: Redis & LockCommands
@@ -44,19 +71,35 @@ export class RedisRefreshLock implements RefreshLock {
   readonly #ttlMs: number
   readonly #maxHoldMs: number
   readonly #pollMs: number
+  readonly #announcementTtlMs: number
+  readonly #livenessTtlMs: number
+  readonly #settleMs: number
+  readonly #instance = randomUUID()
+  readonly #heartbeat: NodeJS.Timeout
+  /** Since when this instance's heartbeats have succeeded without a break (0: the last one failed). */
+  #healthySince = 0
+  /** Announcements whose conclusion could not be written yet: retried with each heartbeat. */
+  readonly #unconcluded = new Set<string>()
 
   constructor (redis: Redis, options: RedisRefreshLockOptions) {
     redis.defineCommand('bffLockRelease', { numberOfKeys: 1, lua: RELEASE })
     redis.defineCommand('bffLockExtend', { numberOfKeys: 1, lua: EXTEND })
+    redis.defineCommand('bffConclude', { numberOfKeys: 1, lua: CONCLUDE })
     this.#redis = redis as Redis & LockCommands
-    this.#prefix = `${options.prefix}refresh-lock:`
-    this.#ttlMs = options.ttlMs ?? 15_000
+    this.#prefix = options.prefix
+    this.#ttlMs = options.ttlMs ?? 5000
     this.#maxHoldMs = options.maxHoldMs ?? 20_000
     this.#pollMs = options.pollMs ?? 20
+    this.#announcementTtlMs = options.announcementTtlMs ?? 12 * 3_600_000
+    this.#livenessTtlMs = options.livenessTtlMs ?? 3000
+    this.#settleMs = options.settleMs ?? this.#livenessTtlMs + RECONNECT_MS
+    this.#heartbeat = setInterval(() => { this.#beat().catch(() => {}) }, Math.max(1, Math.floor(this.#livenessTtlMs / 3)))
+    this.#heartbeat.unref()
+    this.#beat().catch(() => {})
   }
 
   async acquire (key: string): Promise<() => Promise<void>> {
-    const lockKey = this.#prefix + key
+    const lockKey = `${this.#prefix}refresh-lock:${key}`
     const owner = randomUUID()
     // A live holder is done within maxHold; a dead one's lock expires within the TTL.
     const deadline = Date.now() + this.#maxHoldMs + this.#ttlMs + 1000
@@ -73,6 +116,68 @@ export class RedisRefreshLock implements RefreshLock {
       }
       await new Promise((resolve) => setTimeout(resolve, this.#pollMs))
     }
+  }
+
+  async announce (key: string, fingerprint: string): Promise<void> {
+    this.#unconcluded.delete(key)
+    try {
+      await this.#redis.set(this.#announcementKey(key), `${this.#instance} ${fingerprint}`, 'PX', this.#announcementTtlMs)
+    } catch (error) {
+      throw redisUnavailable(error)
+    }
+  }
+
+  async conclude (key: string): Promise<void> {
+    try {
+      await this.#redis.bffConclude(this.#announcementKey(key), this.#instance)
+      this.#unconcluded.delete(key)
+    } catch {
+      // Left for the heartbeat; meanwhile the announcement only makes others wait for this instance.
+      this.#unconcluded.add(key)
+    }
+  }
+
+  async announcedBy (key: string, fingerprint: string): Promise<AnnouncedRefresh> {
+    let announcement: string | null
+    try {
+      announcement = await this.#redis.get(this.#announcementKey(key))
+    } catch (error) {
+      throw redisUnavailable(error)
+    }
+    if (announcement === null) return 'none'
+    const [instance = '', announced] = announcement.split(' ')
+    // A refresh of another token (long since stored) or one of this instance's own settled ones.
+    if (announced !== fingerprint || instance === this.#instance) return 'none'
+    let alive: number
+    try {
+      alive = await this.#redis.exists(`${this.#prefix}instance:${instance}`)
+    } catch (error) {
+      throw redisUnavailable(error)
+    }
+    if (alive === 1) return 'alive'
+    // Its key lapsed. That proves it gone only if Redis has been reachable long enough for a live
+    // instance to have reconnected and beaten again (after an outage everyone's keys have lapsed).
+    return this.#healthySince !== 0 && Date.now() - this.#healthySince > this.#settleMs ? 'dead' : 'alive'
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#heartbeat)
+    await this.#redis.del(`${this.#prefix}instance:${this.#instance}`).catch(() => {})
+  }
+
+  async #beat (): Promise<void> {
+    try {
+      await this.#redis.set(`${this.#prefix}instance:${this.#instance}`, '1', 'PX', this.#livenessTtlMs)
+      if (this.#healthySince === 0) this.#healthySince = Date.now()
+    } catch {
+      this.#healthySince = 0
+      return
+    }
+    for (const key of this.#unconcluded) await this.conclude(key)
+  }
+
+  #announcementKey (key: string): string {
+    return `${this.#prefix}refresh-intent:${key}`
   }
 
   #held (lockKey: string, owner: string): () => Promise<void> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
 import { needsRefresh, parseTokenAnswer } from '../tokens/token-set.js'
@@ -5,20 +6,18 @@ import type { TokenSet } from '../tokens/token-set.js'
 import type { AuthApi } from '../upstream/auth-api.js'
 import type { RefreshLock } from './refresh-lock.js'
 import type { LoadedSession, SessionRepository } from './repository.js'
+import type { PendingTokens } from './pending-tokens.js'
 import { StoreUnavailableError } from './store.js'
 
-/** How long fresh tokens are retried into an unavailable store before the request gives up. */
-const SAVE_RETRY_MS = 5000
-const SAVE_RETRY_INTERVAL_MS = 200
-/** Room for the store commands around the refresh (a read before, a write after; each may take its timeout). */
+/** Room for the store commands around the refresh (reads before, a write after; each may take its timeout). */
 const STORE_COMMANDS_MS = 5000
 
-/** The longest a refresh holds its session's lock: the upstream call, then saving its tokens. */
-export function refreshHoldLimitMs (refreshTimeoutMs: number): number {
-  return refreshTimeoutMs + SAVE_RETRY_MS + STORE_COMMANDS_MS
+/** The longest a refresh holds its session's lock: the whole upstream call, then the first save. */
+export function refreshHoldLimitMs (refreshCallLimitMs: number): number {
+  return refreshCallLimitMs + STORE_COMMANDS_MS
 }
 
-export type RefreshOutcome = 'refreshed' | 'reused' | 'refused' | 'failed'
+export type RefreshOutcome = 'refreshed' | 'reused' | 'refused' | 'failed' | 'lost'
 
 export interface TokenVaultOptions {
   sessions: SessionRepository
@@ -26,6 +25,10 @@ export interface TokenVaultOptions {
   lock: RefreshLock
   refreshSkewMs: number
   defaultTokenLifetimeMs: number
+  /** How long a caller waits for a refresh (then 504); the refresh itself goes on. */
+  refreshTimeoutMs: number
+  /** Tokens a refresh could not store yet; kept and retried. */
+  pending: PendingTokens
   /** Told of every refresh outcome (metrics); never of the tokens. */
   onOutcome?: (outcome: RefreshOutcome) => void
 }
@@ -43,6 +46,11 @@ export interface SessionTokens {
  * through the refresh lock. After taking the lock the session is read again, so a refresh
  * another request or instance already made is reused instead of repeated (with a strictly
  * rotating upstream, a second refresh with the old token would be refused).
+ *
+ * A refresh whose call has gone upstream is never abandoned, because the upstream may already
+ * have revoked the old token: a caller waits at most REFRESH_TIMEOUT (then 504), but the call
+ * runs on to its end (bounded by REFRESH_CALL_LIMIT) and its tokens are stored; fresh tokens the
+ * store cannot take yet are kept in memory and retried (PendingTokens), never dropped.
  */
 export class TokenVault {
   readonly #options: TokenVaultOptions
@@ -53,18 +61,19 @@ export class TokenVault {
   }
 
   /**
-   * Tokens good for the next call: refreshed first when either expires within the skew. When
-   * that early refresh fails for an upstream reason (5xx, unreachable, too slow) while the
-   * tokens still work, the call goes ahead with them; the next call tries again.
+   * Tokens good for the next call: fresher ones this instance holds unsaved, or refreshed first
+   * when either expires within the skew. When that early refresh fails for an upstream or
+   * store reason (5xx, unreachable, too slow, busy) while the tokens still work, the call goes
+   * ahead with them; the next call tries again.
    */
   async usable (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
-    const now = Date.now()
-    if (!needsRefresh(current.tokens, now, this.#options.refreshSkewMs)) return current.tokens
+    const tokens = this.#options.pending.replacing(current.sessionId, current.tokens.authToken) ?? current.tokens
+    if (!needsRefresh(tokens, Date.now(), this.#options.refreshSkewMs)) return tokens
     try {
-      return await this.refresh(current, requestId, log)
+      return await this.refresh({ sessionId: current.sessionId, tokens }, requestId, log)
     } catch (error) {
-      const stillValid = Math.min(current.tokens.authExpiresAt, current.tokens.ejentoExpiresAt) > Date.now()
-      if (stillValid && error instanceof HttpProblem && error.statusCode >= 502) return current.tokens
+      const stillValid = Math.min(tokens.authExpiresAt, tokens.ejentoExpiresAt) > Date.now()
+      if (stillValid && error instanceof HttpProblem && error.statusCode >= 502) return tokens
       throw error
     }
   }
@@ -72,56 +81,98 @@ export class TokenVault {
   /**
    * New tokens in place of `current.tokens`: shared with any refresh of this session under way,
    * or reused when the stored session already holds newer ones.
-   * Rejects with 401 `session_expired` (the session is ended) when the upstream refuses, or
-   * with 502 when it fails (the session is kept).
+   * Rejects with 401 `session_expired` (the session is ended) when the upstream refuses, with
+   * 502/503 when it or the store fails (the session is kept), and with 504 when the refresh
+   * takes longer than REFRESH_TIMEOUT (the session is kept, and the refresh goes on).
    */
   async refresh (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
-    const running = this.#inFlight.get(current.sessionId)
-    if (running !== undefined) return await running
-    const refresh = this.#refreshOnce(current, requestId, log).finally(() => {
-      this.#inFlight.delete(current.sessionId)
+    let refresh = this.#inFlight.get(current.sessionId)
+    if (refresh === undefined) {
+      refresh = this.#refreshOnce(current, requestId, log).finally(() => {
+        this.#inFlight.delete(current.sessionId)
+      })
+      // Its callers may have stopped waiting; its failure is theirs to report, not the process's.
+      refresh.catch(() => {})
+      this.#inFlight.set(current.sessionId, refresh)
+    }
+    return await this.#waitFor(refresh)
+  }
+
+  async #waitFor (refresh: Promise<TokenSet>): Promise<TokenSet> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(problems.upstreamTimeout('authentication')), this.#options.refreshTimeoutMs)
     })
-    this.#inFlight.set(current.sessionId, refresh)
-    return await refresh
+    try {
+      return await Promise.race([refresh, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   async #refreshOnce ({ sessionId, tokens: stale }: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
-    const { sessions, authApi, lock } = this.#options
+    const { sessions, authApi, lock, pending } = this.#options
     const release = await lock.acquire(sessionId)
     try {
       const loaded = await sessions.load(sessionId)
       if (loaded === null) throw problems.notAuthenticated()
-      if (loaded.record.tokens.authToken !== stale.authToken) {
+      const kept = pending.replacing(sessionId, loaded.record.tokens.authToken)
+      if (kept !== undefined || loaded.record.tokens.authToken !== stale.authToken) {
         this.#report('reused', log)
-        return loaded.record.tokens
+        return kept ?? loaded.record.tokens
       }
 
-      const answer = await authApi.refresh(stale.authToken, requestId).catch((error: unknown) => {
+      // Another instance may have spent this token on a refresh whose answer it still holds.
+      const fingerprint = tokenFingerprint(stale.authToken)
+      const announced = await lock.announcedBy(sessionId, fingerprint)
+      if (announced === 'alive') {
+        this.#report('failed', log, { reason: 'refresh_pending' })
+        throw new HttpProblem(503, 'refresh_pending', 'Another instance refreshed this session and has not stored the new tokens yet. Try again shortly.', { headers: { 'retry-after': '1' } })
+      }
+      if (announced === 'dead') log.warn({ refresh: 'takeover' }, 'the instance that was refreshing this session is gone; trying the old token once')
+      await lock.announce(sessionId, fingerprint)
+
+      const answer = await authApi.refresh(stale.authToken, requestId).catch(async (error: unknown) => {
+        // Nothing came back; whether the upstream spent the token is unknown. The announcement
+        // is concluded all the same: a later refresh with the old token is the only way to learn.
+        await lock.conclude(sessionId)
         this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
         throw error
       })
       // Any refusal ends the session: 401/403 (a dead token), 400 ("Inactive user"), 404 (a
       // deleted user)... Only a busy or failing upstream (408, 429, 5xx) leaves it for a retry.
       if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429) {
+        // Newer tokens may have landed meanwhile (another instance's late save): then nothing is lost.
+        const again = await sessions.load(sessionId)
+        if (again !== null && again.record.tokens.authToken !== stale.authToken) {
+          await lock.conclude(sessionId)
+          this.#report('reused', log, { upstreamStatus: answer.statusCode })
+          return again.record.tokens
+        }
         await sessions.destroy(sessionId)
-        this.#report('refused', log, { upstreamStatus: answer.statusCode })
+        await lock.conclude(sessionId)
+        if (announced === 'dead') this.#report('lost', log, { upstreamStatus: answer.statusCode, reason: 'holder_died' })
+        else this.#report('refused', log, { upstreamStatus: answer.statusCode })
         throw problems.sessionExpired()
       }
       const fresh = answer.statusCode === 200 ? parseTokenAnswer(answer.body, Date.now(), this.#options.defaultTokenLifetimeMs) : null
       if (fresh === null) {
+        await lock.conclude(sessionId)
         this.#report('failed', log, { upstreamStatus: answer.statusCode })
         throw answer.statusCode === 200
           ? problems.upstreamInvalidResponse('authentication', 'refresh answered without both tokens')
           : problems.upstreamError('authentication', answer.statusCode)
       }
 
-      const saved = await this.#save(sessionId, loaded, fresh, log)
-      if (!saved) {
+      const saved = await this.#save(sessionId, loaded, fresh, stale, log)
+      if (saved === 'ended') {
+        await lock.conclude(sessionId)
         // Only a log-out (or an expiry) can change the session while we hold its lock.
         this.#report('failed', log, { reason: 'session_ended' })
         throw problems.notAuthenticated()
       }
-      this.#report('refreshed', log)
+      if (saved === 'saved') await lock.conclude(sessionId)
+      this.#report('refreshed', log, saved === 'kept' ? { saved: false } : {})
       return fresh
     } finally {
       await release()
@@ -129,36 +180,31 @@ export class TokenVault {
   }
 
   /**
-   * Stores fresh tokens, retrying through a short store outage: the upstream may already have
-   * revoked the old ones (strict rotation), so losing these would end the session at its next
-   * refresh. A retry first checks whether an earlier attempt landed (its answer may be what was lost).
+   * Stores fresh tokens. The upstream may already have revoked the old ones (strict rotation),
+   * so these must not be lost: when the store is unavailable they are kept and retried in the
+   * background ('kept'), and this instance uses them meanwhile.
    */
-  async #save (sessionId: string, loaded: LoadedSession, fresh: TokenSet, log: FastifyBaseLogger): Promise<boolean> {
-    const { sessions } = this.#options
-    const deadline = Date.now() + SAVE_RETRY_MS
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (attempt > 1) {
-          const current = await sessions.load(sessionId)
-          if (current === null) return false
-          if (current.record.tokens.authToken === fresh.authToken) return true
-        }
-        return await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh }) !== null
-      } catch (error) {
-        const unavailable = error instanceof StoreUnavailableError
-        if (!unavailable || Date.now() >= deadline) {
-          this.#report('failed', log, { reason: unavailable ? 'store_unavailable' : 'store_error', unsaved: true })
-          throw error
-        }
-        if (attempt === 1) log.warn({ refresh: 'saving' }, 'fresh tokens not saved yet: the store is unavailable; retrying')
-        await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY_INTERVAL_MS))
-      }
+  async #save (sessionId: string, loaded: LoadedSession, fresh: TokenSet, stale: TokenSet, log: FastifyBaseLogger): Promise<'saved' | 'kept' | 'ended'> {
+    const { sessions, pending } = this.#options
+    try {
+      return await sessions.update(sessionId, loaded.version, { ...loaded.record, tokens: fresh }) !== null ? 'saved' : 'ended'
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error
+      // The write may still land (a timeout is not a refusal); the retries check before writing.
+      log.warn({ refresh: 'saving' }, 'fresh tokens not saved yet: the store is unavailable; kept in memory and retried until it takes them')
+      pending.keep(sessionId, fresh, stale.authToken, loaded, log)
+      return 'kept'
     }
   }
 
   #report (outcome: RefreshOutcome, log: FastifyBaseLogger, details: Record<string, unknown> = {}): void {
-    const level = outcome === 'failed' ? 'warn' : 'info'
+    const level = outcome === 'failed' || outcome === 'lost' ? 'warn' : 'info'
     log[level]({ refresh: outcome, ...details }, `token refresh ${outcome}`)
     this.#options.onOutcome?.(outcome)
   }
+}
+
+/** Names a token in the store without revealing it. */
+function tokenFingerprint (token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 22)
 }

@@ -10,13 +10,13 @@ export interface JsonAnswer {
 export class AuthApi {
   readonly #client: UpstreamClient
   readonly #paths: PathProfile['auth']
-  readonly #refreshTimeoutMs: number | undefined
+  readonly #refreshCallLimitMs: number | undefined
 
-  /** `refreshTimeoutMs` bounds a refresh, so the refresh lock's waiters know how long one can last. */
-  constructor (client: UpstreamClient, paths: PathProfile['auth'], options: { refreshTimeoutMs?: number } = {}) {
+  /** `refreshCallLimitMs` bounds a refresh call, so the refresh lock's waiters know how long one can last. */
+  constructor (client: UpstreamClient, paths: PathProfile['auth'], options: { refreshCallLimitMs?: number } = {}) {
     this.#client = client
     this.#paths = paths
-    this.#refreshTimeoutMs = options.refreshTimeoutMs
+    this.#refreshCallLimitMs = options.refreshCallLimitMs
   }
 
   async signup (input: { email: string, password: string, full_name?: string | null }, requestId: string): Promise<JsonAnswer> {
@@ -42,7 +42,9 @@ export class AuthApi {
 
   /**
    * Trades the current auth-app token for a new pair; there is no separate refresh token.
-   * The whole call (connecting, waiting, reading) ends within the refresh timeout: a 504.
+   * The whole call (connecting, waiting, reading) ends within the call limit (then a 504): it is
+   * far longer than a caller waits, because the upstream may have spent the old token already
+   * and the answer is the only copy of the new one.
    */
   async refresh (authToken: string, requestId: string): Promise<JsonAnswer> {
     return await this.#client.requestJson({
@@ -50,7 +52,7 @@ export class AuthApi {
       path: this.#paths.refresh,
       headers: { authorization: `Bearer ${authToken}` },
       requestId,
-      ...(this.#refreshTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(this.#refreshTimeoutMs) })
+      ...(this.#refreshCallLimitMs === undefined ? {} : { signal: AbortSignal.timeout(this.#refreshCallLimitMs) })
     })
   }
 }
