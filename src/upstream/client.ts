@@ -32,6 +32,12 @@ export interface UpstreamRequest {
   signal?: AbortSignal | (EventEmitter & { aborted: boolean })
 }
 
+export interface PoolStats {
+  connected: number
+  running: number
+  pending: number
+}
+
 export interface UpstreamResponse {
   statusCode: number
   headers: IncomingHttpHeaders
@@ -77,6 +83,12 @@ export class UpstreamClient {
 
   get label (): string {
     return this.name === 'auth' ? 'authentication' : 'Ejento API'
+  }
+
+  /** The pool right now: open connections, calls under way, calls waiting for a connection. */
+  get poolStats (): PoolStats {
+    const { connected, running, pending } = this.#pool.stats
+    return { connected, running, pending }
   }
 
   /** Sends one call; rejects with an `HttpProblem` (502/504) when no answer arrives. */
