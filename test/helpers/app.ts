@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { afterEach } from 'vitest'
+import { afterAll, afterEach } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import type { Config } from '../../src/config/index.js'
@@ -29,6 +29,20 @@ afterEach(async () => {
 export function onCleanup (cleanup: () => Promise<void>): void {
   cleanups.push(cleanup)
 }
+
+const fileCleanups: Array<() => Promise<void>> = []
+
+/** Closes what a whole file shares (one server for many cases, started in `beforeAll`) after its last test. */
+afterAll(async () => {
+  while (fileCleanups.length > 0) await fileCleanups.pop()?.()
+})
+
+export function onFileCleanup (cleanup: () => Promise<void>): void {
+  fileCleanups.push(cleanup)
+}
+
+/** When something a test starts is closed: after the test (the default), or after the file. */
+export type CleanupScope = (cleanup: () => Promise<void>) => void
 
 /** A fresh simulator and a fresh app (built, not listening) wired to it. */
 export async function setup (options: { env?: Record<string, string>, sim?: SimulatorOptions, store?: SessionStore } = {}): Promise<TestContext> {

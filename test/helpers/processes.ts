@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { inject } from 'vitest'
 import { onCleanup } from './app.js'
+import type { CleanupScope } from './app.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
@@ -31,18 +32,18 @@ export interface ServerProcess {
 
 /**
  * Runs the compiled server (`server.js` of the build the tests' global setup made, as `npm
- * start` runs it) with exactly `env` plus PATH, in an empty temporary folder. Killed after the test if
- * still running.
+ * start` runs it) with exactly `env` plus PATH, in an empty temporary folder. Killed after the test
+ * (or, with `cleanup` = onFileCleanup, after the file) if still running.
  */
-export async function spawnServer (env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnServer (env: Record<string, string>, cleanup: CleanupScope = onCleanup): Promise<ServerProcess> {
   const cwd = await mkdtemp(join(tmpdir(), 'ejento-bff-server-'))
-  onCleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
+  cleanup(async () => { await rm(cwd, { recursive: true, force: true }) })
   const child = spawn(process.execPath, [inject('compiledServer')], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  onCleanup(async () => {
+  cleanup(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
     child.kill('SIGKILL')
     await new Promise((resolve) => child.once('close', resolve))

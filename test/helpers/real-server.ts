@@ -1,6 +1,7 @@
 import { spawnServer } from './processes.js'
 import type { ServerProcess } from './processes.js'
 import { DEMO } from './app.js'
+import type { CleanupScope } from './app.js'
 
 export const REAL_SECRET = 'real-socket-test-session-secret-0123456789'
 
@@ -9,8 +10,8 @@ export interface RealServer extends ServerProcess {
   base: string
 }
 
-/** Starts `dist/server.js` against the given upstreams on a free port, and waits until it listens. */
-export async function startRealServer (upstreams: { authUrl: string, apiUrl: string }, env: Record<string, string> = {}): Promise<RealServer> {
+/** Starts `dist/server.js` against the given upstreams on a free port, and waits until it listens (stopped after the test, or as `cleanup` says). */
+export async function startRealServer (upstreams: { authUrl: string, apiUrl: string }, env: Record<string, string> = {}, cleanup?: CleanupScope): Promise<RealServer> {
   const server = await spawnServer({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -20,7 +21,7 @@ export async function startRealServer (upstreams: { authUrl: string, apiUrl: str
     SESSION_SECRET: REAL_SECRET,
     COOKIE_SECURE: 'false',
     ...env
-  })
+  }, cleanup)
   return { ...server, base: await server.listening() }
 }
 
