@@ -1,3 +1,4 @@
+import { errors } from 'undici'
 import { HttpProblem, problems } from '../errors.js'
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
@@ -9,7 +10,8 @@ export function upstreamFailure (upstream: string, error: unknown): HttpProblem 
   if ((error as { name?: unknown } | null)?.name === 'TimeoutError') return problems.upstreamTimeout(upstream, error)
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return problems.upstreamTimeout(upstream, error)
-  if (typeof code === 'string' && code.startsWith('HPE_')) return problems.upstreamInvalidResponse(upstream, 'malformed HTTP')
+  // Bytes that are not HTTP: undici names llhttp's error (HPE_*) only when llhttp has a name for it.
+  if (error instanceof errors.HTTPParserError || (typeof code === 'string' && code.startsWith('HPE_'))) return problems.upstreamInvalidResponse(upstream, 'malformed HTTP')
   return problems.upstreamUnavailable(upstream, error)
 }
 
