@@ -86,22 +86,27 @@ interface Browser {
 interface Deployment {
   /** The public origin: https on nginx's port. */
   origin: string
-  sim: Simulator
   instances: [RealServer, RealServer]
   browser: (localAddress: string) => Browser
   /** Which instance (0 or 1) answered, found by the request id nginx made, in the instances' logs. */
-  servedBy: (answer: Answer | { headers: Answer['headers'] }) => Promise<number>
+  servedBy: (answer: { headers: Answer['headers'] }) => Promise<number>
   /** The client address the instance that answered logged for this request. */
   clientAddressOf: (answer: Answer) => Promise<unknown>
 }
 
-async function deploy (options: { env?: Record<string, string>, sim?: SimulatorOptions, apiUrl?: (sim: Simulator) => Promise<string> } = {}): Promise<Deployment> {
-  const sim = await startSimulator(options.sim)
+/** The simulator standing in for Ejento, closed after the test. */
+async function ejento (options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = await startSimulator(options)
   onCleanup(sim.close)
+  return sim
+}
+
+/** The README's setup in front of `sim` (its API server reached at `apiUrl`, when given). */
+async function deploy (sim: Simulator, options: { env?: Record<string, string>, apiUrl?: string } = {}): Promise<Deployment> {
   const env = {
     ...README_ENV,
     EJENTO_AUTH_URL: sim.authUrl,
-    EJENTO_API_URL: options.apiUrl === undefined ? sim.apiUrl : await options.apiUrl(sim),
+    EJENTO_API_URL: options.apiUrl ?? sim.apiUrl,
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     REDIS_URL,
     REDIS_KEY_PREFIX: testPrefix(),
@@ -182,7 +187,6 @@ async function deploy (options: { env?: Record<string, string>, sim?: SimulatorO
 
   return {
     origin,
-    sim,
     instances,
     browser,
     servedBy: async (answer) => (await logLine(answer)).instance,
@@ -248,7 +252,7 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
     })
 
     it('logs a browser in with a __Host- cookie, serves its session on both instances, and logs it out everywhere', async () => {
-      const deployment = await deploy()
+      const deployment = await deploy(await ejento())
       const browser = deployment.browser('127.0.0.2')
 
       // The BFF sees the public https origin: another one is refused before anything reaches Ejento.
@@ -297,7 +301,7 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
 
     it('streams an answer event by event, and passes a body larger than nginx\'s buffer whole', async () => {
       const interval = 150
-      const deployment = await deploy({ sim: { streamIntervalMs: interval } })
+      const deployment = await deploy(await ejento({ streamIntervalMs: interval }))
       const browser = deployment.browser('127.0.0.2')
       expect((await browser.send('POST', '/auth/login', { json: DEMO })).status).toBe(200)
       const thread = await browser.send('POST', '/api/agents/1/chat-threads')
@@ -324,8 +328,8 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
       expect(upload.json.data).toMatchObject({ bytes: document.length, sha256: createHash('sha256').update(document).digest('hex') })
     })
 
-    it('rate-limits log-ins per client address across both instances, whatever X-Forwarded-For a client sends', async () => {
-      const deployment = await deploy({ env: { AUTH_RATE_LIMIT_PER_IP: '3' } })
+    it('rate-limits log-ins per client address across both instances, whatever X-Forwarded-For a client sends (regression: the README\'s TRUST_PROXY=loopback let it choose its own bucket)', async () => {
+      const deployment = await deploy(await ejento(), { env: { AUTH_RATE_LIMIT_PER_IP: '3' } })
       const guesser = deployment.browser('127.0.0.2')
       const other = deployment.browser('127.0.0.3')
       const wrong = { email: DEMO.email, password: 'not-the-password' }
@@ -358,14 +362,14 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
     })
 
     it('answers an Ejento outage with 502 problem JSON; both instances stay up and serve again when it is back', async () => {
-      let hop: Awaited<ReturnType<typeof interruptibleHop>> | undefined
-      const deployment = await deploy({ apiUrl: async (sim) => (hop = await interruptibleHop(sim.apiUrl)).url })
-      const ejento = hop as NonNullable<typeof hop>
+      const sim = await ejento()
+      const api = await interruptibleHop(sim.apiUrl)
+      const deployment = await deploy(sim, { apiUrl: api.url })
       const browser = deployment.browser('127.0.0.2')
       expect((await browser.send('POST', '/auth/login', { json: DEMO })).status).toBe(200)
       expect((await browser.send('POST', '/api/agents/1/chat-threads')).status).toBe(201)
 
-      await ejento.stop()
+      await api.stop()
       for (const { answer } of await onBoth(deployment, async () => await browser.send('POST', '/api/agents/1/chat-threads'))) {
         expect(answer.status).toBe(502)
         expect(answer.headers['content-type']).toContain('application/problem+json')
@@ -373,7 +377,7 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
       }
       for (const instance of deployment.instances) expect(await alive(instance)).toBe(true)
 
-      await ejento.start()
+      await api.start()
       for (const { answer } of await onBoth(deployment, async () => await browser.send('POST', '/api/agents/1/chat-threads'))) {
         expect(answer.status).toBe(201)
       }
