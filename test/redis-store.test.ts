@@ -10,7 +10,7 @@ const HOUR = 3_600_000
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 
 function newStore (prefix: string, redis = redisClient()): RedisSessionStore {
-  return new RedisSessionStore(redis, { prefix, ownerIndexTtlMs: HOUR })
+  return new RedisSessionStore(redis, { prefix, secrets: [randomBytes(32).toString('base64url')], ownerIndexTtlMs: HOUR })
 }
 
 function newId (): string {
@@ -46,7 +46,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     const keys = (await dumpKeys(REDIS_URL, `${prefix}*`)).map((entry) => entry.key).sort()
     expect(keys).toHaveLength(2)
     expect(keys[1]).toBe(`${prefix}session:${id}`)
-    expect(keys[0]).toMatch(new RegExp(`^${prefix}owner:`))
+    expect(keys[0]).toMatch(new RegExp(`^${prefix}owner-sessions:`))
   })
 
   it('update is a compare-and-set on the version: the right version writes and bumps it, a wrong one answers null and writes nothing', async () => {
@@ -114,7 +114,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     expect(touched?.expiresAt).toBeLessThanOrEqual(Date.now() + 120_000)
 
     // The owner index lives as long as configured (the absolute lifetime).
-    const ownerKey = (await dumpKeys(REDIS_URL, `${prefix}owner:*`))[0]?.key as string
+    const ownerKey = (await dumpKeys(REDIS_URL, `${prefix}owner-sessions:*`))[0]?.key as string
     const ownerTtl = await redis.pttl(ownerKey)
     expect(ownerTtl).toBeGreaterThan(HOUR - 10_000)
     expect(ownerTtl).toBeLessThanOrEqual(HOUR)
@@ -157,7 +157,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     await store.create(newId(), 'email:alice@example.com', 'opaque', 60_000)
     await store.create(newId(), 'email:alice@example.com', 'opaque', 60_000)
     const dump = await dumpKeys(REDIS_URL, `${prefix}*`)
-    expect(dump.filter((entry) => entry.key.startsWith(`${prefix}owner:`))).toHaveLength(1)
+    expect(dump.filter((entry) => entry.key.startsWith(`${prefix}owner-sessions:`))).toHaveLength(1)
     const text = JSON.stringify(dump)
     expect(text).not.toContain('alice')
     expect(text).not.toContain('example.com')

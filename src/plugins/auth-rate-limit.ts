@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { HttpProblem, problems } from '../errors.js'
 import { redisCounterStore } from '../rate-limit/redis-counter-store.js'
+import { deriveKey, keyedName } from '../secret-keys.js'
 
 export interface AuthRateLimitOptions {
   perIp: number
   perAccount: number
   windowMs: number
+  /** The SESSION_SECRET entries: the first keys the account counters. */
+  secrets: readonly string[]
   /** When set, counters live in Redis under `redisPrefix`, shared by every instance. */
   redis?: Redis
   redisPrefix?: string
@@ -25,9 +27,15 @@ declare module 'fastify' {
 /**
  * Log-in and sign-up are the doors a password guesser knocks on: each attempt counts once
  * against the client address and once against the account, whichever runs out first answers
- * 429 with `Retry-After`. Accounts are keyed by a hash, so no email lands in the counter store.
+ * 429 with `Retry-After`. Accounts are keyed by an HMAC of the email under a key derived
+ * from the first SESSION_SECRET, so the counter store holds no email and no hash that a
+ * reader of Redis could test candidate emails against. A rotation that puts another secret
+ * first renames the counters: that only starts them again from zero.
  */
 export default fp(async function authRateLimit (app: FastifyInstance, options: AuthRateLimitOptions) {
+  const [secret] = options.secrets
+  if (secret === undefined) throw new Error('auth-rate-limit needs a secret')
+  const accountNameKey = deriveKey(secret, 'rate-limit/account/hmac-sha256/v1')
   await app.register(rateLimit, {
     global: false,
     ...(options.redis === undefined ? {} : { store: redisCounterStore(options.redis, options.redisPrefix ?? '') as never })
@@ -56,7 +64,7 @@ export default fp(async function authRateLimit (app: FastifyInstance, options: A
       await check(byAddress, request)
       const account = accountOf(request)?.trim().toLowerCase()
       if (account === undefined || account === '') return
-      accountReaders.set(request, createHash('sha256').update(account).digest('base64url').slice(0, 22))
+      accountReaders.set(request, keyedName(accountNameKey, account))
       await check(byAccount, request)
     }
   })

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { deriveKey } from '../secret-keys.js'
 
 const FORMAT_VERSION = 1
 const IV_BYTES = 12
@@ -14,7 +15,9 @@ interface VaultKey {
 /**
  * Encrypts session records at rest with AES-256-GCM. One key is derived from each
  * `SESSION_SECRET` entry (HKDF-SHA256, apart from the cookie-signing use of the same secret):
- * the first encrypts, all decrypt, so secrets rotate without logging anyone out.
+ * the first encrypts, all decrypt, as for the cookie. A record one instance writes is read by
+ * every other only if they know its secret: a rotation first adds the new secret second
+ * everywhere, and only then puts it first (README, "Secret rotation").
  * The session id is bound in as associated data, so a record moved to another id fails.
  *
  * Layout, base64url: version(1) | key id(4) | iv(12) | ciphertext | tag(16).
@@ -25,7 +28,7 @@ export class SessionCipher {
   constructor (secrets: readonly string[]) {
     if (secrets.length === 0) throw new Error('SessionCipher needs at least one secret')
     this.#keys = secrets.map((secret) => {
-      const key = Buffer.from(hkdfSync('sha256', secret, 'ejento-bff', 'session-vault/aes-256-gcm/v1', 32))
+      const key = deriveKey(secret, 'session-vault/aes-256-gcm/v1')
       return { key, id: createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES) }
     })
   }

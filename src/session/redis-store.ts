@@ -1,78 +1,111 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { deriveKey, keyedName } from '../secret-keys.js'
 import type { SessionStore, StoredSession } from './store.js'
 import { redisUnavailable } from './store.js'
 
 /**
  * Sessions in Redis, shared by every instance. One hash per session (`d` encrypted record,
- * `v` version, `e` expiry, `o` owner) with a TTL in step with the session's lifetime, and a
- * set per owner for "log out everywhere". Every write is a Lua script, so a compare-and-set
+ * `v` version, `e` expiry, `o` owner) with a TTL in step with the session's lifetime, and per
+ * owner an index for "log out everywhere": a sorted set of session ids, each scored by when
+ * Redis expires that session (Redis's own clock, so instances' clocks do not matter). Every
+ * log-in first drops the ids whose sessions are over, so the index holds about the owner's
+ * live sessions however often they log in. Every write is a Lua script, so a compare-and-set
  * on the version is atomic: a refresh on one instance can never overwrite a newer refresh
  * from another, nor bring back a session that a log-out deleted.
  * Reading a session is one HMGET; a proxied request in steady state writes nothing.
  */
-const CREATE = `
+const NOW_MS = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
+
+const CREATE = `${NOW_MS}
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return 1`
 
-const UPDATE = `
+/** Moves the session's score in its owner's index to its new expiry (XX: never adds back an id a log-out removed). */
+function rescore (ttl: number, ownerPrefix: number, id: number): string {
+  return `
+local owner = redis.call('HGET', KEYS[1], 'o')
+if owner then redis.call('ZADD', ARGV[${ownerPrefix}] .. owner, 'XX', now + tonumber(ARGV[${ttl}]), ARGV[${id}]) end`
+}
+
+const UPDATE = `${NOW_MS}
 local version = redis.call('HGET', KEYS[1], 'v')
 if not version or tonumber(version) ~= tonumber(ARGV[1]) then return false end
 local next = tonumber(version) + 1
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', next, 'e', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+${rescore(3, 5, 6)}
 return next`
 
-const TOUCH = `
+const TOUCH = `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+${rescore(1, 3, 4)}
 return 1`
 
 const DESTROY = `
 local owner = redis.call('HGET', KEYS[1], 'o')
 redis.call('DEL', KEYS[1])
-if owner then redis.call('SREM', ARGV[2] .. owner, ARGV[1]) end
+if owner then redis.call('ZREM', ARGV[2] .. owner, ARGV[1]) end
 return 1`
 
+/** Every index named (one per secret, and a legacy set); answers how many sessions ended. */
 const DESTROY_OWNER = `
-local ids = redis.call('SMEMBERS', KEYS[1])
 local ended = 0
-for _, id in ipairs(ids) do ended = ended + redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[1])
+for _, index in ipairs(KEYS) do
+  local kind = redis.call('TYPE', index).ok
+  local ids = {}
+  if kind == 'zset' then ids = redis.call('ZRANGE', index, 0, -1)
+  elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
+  for _, id in ipairs(ids) do ended = ended + redis.call('DEL', ARGV[1] .. id) end
+  redis.call('DEL', index)
+end
 return ended`
 
 interface SessionCommands {
-  bffSessionCreate: (session: string, owner: string, data: string, ownerKey: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
-  bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number) => Promise<number | null>
-  bffSessionTouch: (session: string, ttl: number, expiresAt: number) => Promise<number>
+  bffSessionCreate: (session: string, owner: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
+  bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number | null>
+  bffSessionTouch: (session: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number>
   bffSessionDestroy: (session: string, id: string, ownerPrefix: string) => Promise<number>
-  bffSessionDestroyOwner: (owner: string, sessionPrefix: string) => Promise<number>
+  bffSessionDestroyOwner: (indexCount: number, ...indexesThenSessionPrefix: string[]) => Promise<number>
 }
 
 export interface RedisSessionStoreOptions {
   /** Prefix of every key, e.g. `ejento-bff:`. */
   prefix: string
+  /** The SESSION_SECRET entries: the first names the owner indexes it writes, all are looked in. */
+  secrets: readonly string[]
   /** How long an owner's index lives after that owner's latest log-in: the absolute session lifetime. */
   ownerIndexTtlMs: number
   now?: () => number
 }
+
+const OWNER_NAME_LABEL = 'session-owner/hmac-sha256/v1'
 
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis'
   readonly #redis: Redis & SessionCommands
   readonly #sessionPrefix: string
   readonly #ownerPrefix: string
+  readonly #legacyOwnerPrefix: string
+  readonly #ownerNameKeys: Buffer[]
   readonly #ownerIndexTtlMs: number
   readonly #now: () => number
 
   constructor (redis: Redis, options: RedisSessionStoreOptions) {
+    if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
     this.#sessionPrefix = `${options.prefix}session:`
-    this.#ownerPrefix = `${options.prefix}owner:`
+    this.#ownerPrefix = `${options.prefix}owner-sessions:`
+    this.#legacyOwnerPrefix = `${options.prefix}owner:`
+    this.#ownerNameKeys = options.secrets.map((secret) => deriveKey(secret, OWNER_NAME_LABEL))
     this.#ownerIndexTtlMs = options.ownerIndexTtlMs
     this.#now = options.now ?? Date.now
     this.#redis = redis as Redis & SessionCommands
@@ -80,7 +113,7 @@ export class RedisSessionStore implements SessionStore {
     redis.defineCommand('bffSessionUpdate', { numberOfKeys: 1, lua: UPDATE })
     redis.defineCommand('bffSessionTouch', { numberOfKeys: 1, lua: TOUCH })
     redis.defineCommand('bffSessionDestroy', { numberOfKeys: 1, lua: DESTROY })
-    redis.defineCommand('bffSessionDestroyOwner', { numberOfKeys: 1, lua: DESTROY_OWNER })
+    redis.defineCommand('bffSessionDestroyOwner', { lua: DESTROY_OWNER })
   }
 
   async get (id: string): Promise<StoredSession | null> {
@@ -90,28 +123,37 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create (id: string, owner: string, data: string, ttlMs: number): Promise<number> {
-    const ownerKey = ownerHash(owner)
+    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
     await this.#call(async () => await this.#redis.bffSessionCreate(
-      this.#sessionPrefix + id, this.#ownerPrefix + ownerKey, data, ownerKey, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs
+      this.#sessionPrefix + id, this.#ownerPrefix + ownerName, data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs
     ))
     return 1
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
-    const version = await this.#call(async () => await this.#redis.bffSessionUpdate(this.#sessionPrefix + id, expectedVersion, data, ttlMs, this.#now() + ttlMs))
+    const version = await this.#call(async () => await this.#redis.bffSessionUpdate(this.#sessionPrefix + id, expectedVersion, data, ttlMs, this.#now() + ttlMs, this.#ownerPrefix, id))
     return version === null ? null : Number(version)
   }
 
   async touch (id: string, ttlMs: number): Promise<boolean> {
-    return (await this.#call(async () => await this.#redis.bffSessionTouch(this.#sessionPrefix + id, ttlMs, this.#now() + ttlMs))) === 1
+    return (await this.#call(async () => await this.#redis.bffSessionTouch(this.#sessionPrefix + id, ttlMs, this.#now() + ttlMs, this.#ownerPrefix, id))) === 1
   }
 
   async destroy (id: string): Promise<void> {
     await this.#call(async () => await this.#redis.bffSessionDestroy(this.#sessionPrefix + id, id, this.#ownerPrefix))
   }
 
+  /**
+   * Ends the sessions in the owner's index under every secret (during a rotation, instances
+   * with different first secrets write different indexes), and in the set that versions
+   * before keyed indexes wrote, which lasts until their sessions have ended (SESSION_MAX_AGE).
+   */
   async destroyOwner (owner: string): Promise<number> {
-    return await this.#call(async () => await this.#redis.bffSessionDestroyOwner(this.#ownerPrefix + ownerHash(owner), this.#sessionPrefix))
+    const indexes = [
+      ...this.#ownerNameKeys.map((key) => this.#ownerPrefix + keyedName(key, owner)),
+      this.#legacyOwnerPrefix + createHash('sha256').update(owner).digest('base64url').slice(0, 22)
+    ]
+    return await this.#call(async () => await this.#redis.bffSessionDestroyOwner(indexes.length, ...indexes, this.#sessionPrefix))
   }
 
   async ping (): Promise<void> {
@@ -128,9 +170,4 @@ export class RedisSessionStore implements SessionStore {
       throw redisUnavailable(error)
     }
   }
-}
-
-/** Owners are keyed by a hash, so that no email appears in a Redis key. */
-function ownerHash (owner: string): string {
-  return createHash('sha256').update(owner).digest('base64url').slice(0, 22)
 }

@@ -73,7 +73,9 @@ export async function dumpKeys (url: string, pattern: string): Promise<Array<{ k
       const type = await redis.type(key)
       const value = type === 'hash'
         ? JSON.stringify(await redis.hgetall(key))
-        : type === 'set' ? JSON.stringify(await redis.smembers(key)) : String(await redis.get(key))
+        : type === 'set'
+          ? JSON.stringify(await redis.smembers(key))
+          : type === 'zset' ? JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')) : String(await redis.get(key))
       dump.push({ key, value })
     }
     return dump
