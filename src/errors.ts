@@ -39,10 +39,8 @@ export class HttpProblem extends Error {
   readonly detail: string | undefined
   readonly extensions: Record<string, unknown>
   readonly headers: Record<string, string>
-  /** The answer also clears the session cookie: the session it names is over. */
-  readonly endsSession: boolean
 
-  constructor (status: number, code: string, detail?: string, options: { extensions?: Record<string, unknown>, headers?: Record<string, string>, cause?: unknown, endsSession?: boolean } = {}) {
+  constructor (status: number, code: string, detail?: string, options: { extensions?: Record<string, unknown>, headers?: Record<string, string>, cause?: unknown } = {}) {
     super(detail ?? code, { cause: options.cause })
     this.name = 'HttpProblem'
     this.statusCode = status
@@ -50,7 +48,6 @@ export class HttpProblem extends Error {
     this.detail = detail
     this.extensions = options.extensions ?? {}
     this.headers = options.headers ?? {}
-    this.endsSession = options.endsSession ?? false
   }
 
   toJSON (): ProblemBody {
@@ -66,8 +63,8 @@ export function problemBody (status: number, code: string, detail?: string, exte
 
 /** The problems the BFF raises in more than one place. */
 export const problems = {
-  notAuthenticated: () => new HttpProblem(401, 'not_authenticated', 'Log in first: this route needs a session.', { endsSession: true }),
-  sessionExpired: () => new HttpProblem(401, 'session_expired', 'The session has ended because Ejento refused to refresh its tokens. Log in again.', { endsSession: true }),
+  notAuthenticated: () => new HttpProblem(401, 'not_authenticated', 'Log in first: this route needs a session.'),
+  sessionExpired: () => new HttpProblem(401, 'session_expired', 'The session has ended because Ejento refused to refresh its tokens. Log in again.'),
   invalidCredentials: () => new HttpProblem(401, 'invalid_credentials', 'Incorrect email or password.'),
   csrfRejected: (why: string) => new HttpProblem(403, 'csrf_rejected', why),
   storeUnavailable: (cause?: unknown) => new HttpProblem(503, 'store_unavailable', 'The session store is unavailable. Try again shortly.', { cause, headers: { 'retry-after': '1' } }),

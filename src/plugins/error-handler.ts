@@ -28,10 +28,10 @@ export default fp(async function errorHandler (app: FastifyInstance) {
     } else {
       request.log.info({ code: problem.code, status: problem.status }, problem.detail ?? problem.code)
     }
-    if (error instanceof HttpProblem) {
-      reply.headers(error.headers)
-      if (error.endsSession && reply.clearSessionCookie !== undefined && request.headers.cookie !== undefined) reply.clearSessionCookie()
-    }
+    // A session that ended during this request (a refused refresh, a log-out elsewhere) does not
+    // clear the cookie here: by now the browser may hold a newer session's cookie under the same
+    // name. The next request that presents the dead cookie has it cleared (the session plugin).
+    if (error instanceof HttpProblem) reply.headers(error.headers)
     if (problem.code === 'store_unavailable') {
       reply.header('retry-after', '1')
       request.server.metrics?.storeError()

@@ -105,12 +105,23 @@ async function scanAll (redis: Redis, pattern: string): Promise<string[]> {
   return keys
 }
 
+export interface OwnRedis {
+  url: string
+  port: number
+  /** Kills the server (an outage with dropped connections); `start` brings it back with its data. */
+  stop: () => Promise<void>
+  start: () => Promise<void>
+  /** Freezes the server (SIGSTOP): connections stay open and commands hang, as in a stalled host. */
+  pause: () => void
+  resume: () => void
+}
+
 /**
  * A throwaway redis-server on a free port that a test can stop and start again (an outage).
  * Like a production Redis it persists (an append-only file synced on every write, in its own
  * folder), so what was written before a stop is there after the start, even after SIGKILL.
  */
-export async function startOwnRedis (): Promise<{ url: string, port: number, stop: () => Promise<void>, start: () => Promise<void> }> {
+export async function startOwnRedis (): Promise<OwnRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'bff-redis-'))
   onCleanup(async () => { await rm(dir, { recursive: true, force: true }) })
@@ -131,9 +142,13 @@ export async function startOwnRedis (): Promise<{ url: string, port: number, sto
     running.kill('SIGKILL')
     await exited
   }
+  const signal = (name: NodeJS.Signals): void => { server?.kill(name) }
   await start()
-  onCleanup(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start }
+  onCleanup(async () => {
+    signal('SIGCONT')
+    await stop()
+  })
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pause: () => { signal('SIGSTOP') }, resume: () => { signal('SIGCONT') } }
 }
 
 async function freePort (): Promise<number> {
