@@ -30,7 +30,7 @@ const PROBLEM_CODES: Record<number, string> = {
   415: 'unsupported_media_type',
   429: 'rate_limited (see Retry-After)',
   502: 'upstream_unavailable, upstream_error, upstream_invalid_response',
-  503: 'store_unavailable, shutting_down, refresh_busy',
+  503: 'store_unavailable, shutting_down, refresh_busy, refresh_pending',
   504: 'upstream_timeout'
 }
 
