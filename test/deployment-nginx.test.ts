@@ -349,7 +349,7 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
       expect(served).toEqual(new Set([0, 1]))
 
       // Its own X-Forwarded-For (even the other client's address) does not give it another bucket:
-      // nginx appends the address it saw, and the BFF believes nothing left of nginx's own entry.
+      // nginx replaces it with the address it saw, and the BFF believes that header from nginx alone.
       for (const forwardedFor of ['203.0.113.7', '127.0.0.3', '127.0.0.9, 198.51.100.1']) {
         const spoofed = await guesser.send('POST', '/auth/login', { json: DEMO, headers: { 'x-forwarded-for': forwardedFor } })
         expect(spoofed.status).toBe(429)
@@ -359,6 +359,11 @@ describeWithRedis('the production setup of the README: nginx with TLS, two compi
       const login = await other.send('POST', '/auth/login', { json: DEMO })
       expect(login.status).toBe(200)
       expect(await deployment.clientAddressOf(login)).toBe('127.0.0.3')
+
+      // A client on nginx's own address, which the BFF trusts, cannot pick a bucket either.
+      const local = await deployment.browser('127.0.0.1').send('POST', '/auth/login', { json: wrong, headers: { 'x-forwarded-for': '198.51.100.2' } })
+      expect(local.status).toBe(401)
+      expect(await deployment.clientAddressOf(local)).toBe('127.0.0.1')
     })
 
     it('answers an Ejento outage with 502 problem JSON; both instances stay up and serve again when it is back', async () => {
