@@ -40,7 +40,13 @@ declare module 'fastify' {
  * signed id (@fastify/cookie's signer: the first SESSION_SECRET signs, all verify), backed by
  * the encrypted, versioned session store. An ordinary request costs one HMAC and one store
  * read; it writes nothing (no rolling cookie; the idle timeout is extended at most once a
- * minute). A cookie signed with an older secret is re-signed; a stale or forged one is cleared.
+ * minute). A stale or forged cookie is cleared.
+ *
+ * A cookie keeps the signature it got at log-in for as long as it lives (SESSION_MAX_AGE at
+ * most), and any instance that lists its secret accepts it. It is never re-signed: that could
+ * not retire a secret any sooner (the session's record stays encrypted under it until its next
+ * write), and halfway through a rotation, instances with different first secrets would re-sign
+ * each other's cookies on every request.
  *
  * This replaces @fastify/session, which computed a SHA-256 of the whole session twice and
  * signed the id again on every request (16 % of the CPU of a proxied call), wrote whole
@@ -78,21 +84,21 @@ export default fp(async function session (app: FastifyInstance, options: Session
 
   // Verifying a signature is an HMAC per request; a cookie once verified stays verified, so
   // the answers are remembered (only valid ones, a bounded number, oldest forgotten first).
-  const verified = new Map<string, { value: string, renew: boolean }>()
-  const unsign = (request: FastifyRequest, cookie: string): { value: string, renew: boolean } | null => {
+  const verified = new Map<string, string>()
+  const unsign = (request: FastifyRequest, cookie: string): string | null => {
     const known = verified.get(cookie)
     if (known !== undefined) return known
-    const { valid, renew, value } = request.unsignCookie(cookie)
+    const { valid, value } = request.unsignCookie(cookie)
     if (!valid || value === null) return null
     if (verified.size >= VERIFIED_COOKIES) verified.delete(verified.keys().next().value as string)
-    verified.set(cookie, { value, renew })
-    return { value, renew }
+    verified.set(cookie, value)
+    return value
   }
 
   app.addHook('onRequest', async (request, reply) => {
     const cookie = request.cookies[cookieName]
     if (cookie === undefined || cookie === '') return
-    const { value = null, renew = false } = unsign(request, cookie) ?? {}
+    const value = unsign(request, cookie)
     const loaded = value !== null ? await app.sessions.load(value) : null
     if (loaded === null || value === null) {
       // Forged, or its session is over: have the browser forget it.
@@ -102,7 +108,6 @@ export default fp(async function session (app: FastifyInstance, options: Session
     const session: ActiveSession = { id: value, ...loaded }
     session.expiresAt = await app.sessions.touchIfDue(value, loaded.record, loaded.expiresAt)
     request.session = session
-    if (renew) setSessionCookie(reply, session)
   })
 }, { name: 'session', dependencies: ['session-store'] })
 
