@@ -11,11 +11,12 @@ const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.
 const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token)(?:\/|$)/i
 
 /**
- * Why a passthrough path may not be called, or undefined when it may. Log-in and refresh
- * answer with tokens, which must never reach a browser; sign-up has its own rate-limited route.
+ * Why a passthrough path may not be called, or undefined when it may, for one reading of
+ * it (see `forbiddenInAnyReading` in path.ts). Log-in and refresh answer with tokens, which must never reach
+ * a browser; sign-up has its own rate-limited route.
  */
-export function forbiddenPassthroughPath (decodedPath: string): string | undefined {
-  if (TOKEN_ISSUING.some((pattern) => pattern.test(decodedPath)) || FORBIDDEN_SEGMENTS.test(decodedPath)) {
+export function forbiddenPassthroughPath (reading: string): string | undefined {
+  if (TOKEN_ISSUING.some((pattern) => pattern.test(reading)) || FORBIDDEN_SEGMENTS.test(reading)) {
     return 'Log-in, token and sign-up paths cannot be called through the passthrough; use /auth/login, /auth/refresh and /auth/signup.'
   }
   return undefined

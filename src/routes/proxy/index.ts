@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
-import { HttpProblem } from '../../errors.js'
 import { requireSession } from '../../plugins/session.js'
 import { PASSTHROUGH_PREFIX, forwardedRequestHeaders } from '../../proxy/headers.js'
-import { forbiddenPassthroughPath } from '../../proxy/forbidden-paths.js'
-import { checkedPassthroughPath, decodedPath } from '../../proxy/path.js'
+import { passthroughTarget } from '../../proxy/path.js'
 import { captureBody } from '../../proxy/request-body.js'
 import type { BodyLimits } from '../../proxy/request-body.js'
 import { sendPassthrough } from '../../proxy/send.js'
@@ -42,18 +40,13 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
 }
 
 async function passthrough (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, prefix: string, upstream: UpstreamName, limits: BodyLimits): Promise<FastifyReply> {
-  const rawUrl = request.raw.url ?? '/'
-  const queryAt = rawUrl.indexOf('?')
-  const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt)
-  const query = queryAt === -1 ? '' : rawUrl.slice(queryAt)
-  const path = checkedPassthroughPath(rawPath.slice(prefix.length))
-  const forbidden = forbiddenPassthroughPath(decodedPath(path))
-  if (forbidden !== undefined) throw new HttpProblem(403, 'path_forbidden', forbidden)
+  // Checked and forwarded as one string: the upstream receives exactly what was checked.
+  const target = passthroughTarget(request.raw.url ?? '/', prefix)
 
   const body = await captureBody(request.raw, limits)
   const headers = forwardedRequestHeaders(request.headers, { withBodyHeaders: body.kind !== 'none' })
   // A kept body gets its length from undici; a streamed one keeps the browser's.
   if (body.kind === 'kept') delete headers['content-length']
-  const response = await app.forwarder.call(request, reply, { upstream, method: request.method as Dispatcher.HttpMethod, path: path + query, headers, body })
+  const response = await app.forwarder.call(request, reply, { upstream, method: request.method as Dispatcher.HttpMethod, path: target, headers, body })
   return await sendPassthrough(reply, app.upstreams[upstream], response)
 }
