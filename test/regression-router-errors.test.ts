@@ -27,4 +27,15 @@ describe('router-level refusals (review finding)', () => {
     expect(answer.headers['x-content-type-options']).toBe('nosniff')
     expect(answer.headers['cache-control']).toBe('no-store')
   })
+
+  // Fastify's message quoted the whole target back, query and all.
+  it('regression: a malformed escape is not echoed in the answer, nor is a credential in its query', async () => {
+    const context = await setup()
+    const answer = await context.app.inject({ method: 'POST', url: '/api/agents/%zz/chat-threads?password=hunter2-secret' })
+    expect(answer.statusCode).toBe(400)
+    expect(answer.json().code).toBe('bad_url')
+    expect(answer.body).not.toContain('hunter2-secret')
+    expect(answer.body).not.toContain('%zz')
+    expect(context.logs.join('')).not.toContain('hunter2-secret')
+  })
 })

@@ -63,6 +63,8 @@ export function toProblem (error: FastifyError | HttpProblem | StoreUnavailableE
     })
   }
   const mapped = FRAMEWORK_CODES[error.code]
+  // Fastify's bad-URL message quotes the whole target, query and all: not echoed.
+  if (error.code === 'FST_ERR_BAD_URL') return problemBody(400, 'bad_url', 'The request target is not a valid URL (a malformed percent-encoding).')
   if (mapped !== undefined) return problemBody(mapped[0], mapped[1], error.message)
   const status = error.statusCode ?? 500
   if (status === 429) return problemBody(429, 'rate_limited', 'Too many requests. Retry later.')
