@@ -37,7 +37,8 @@ export async function startServer (script: string, env: Record<string, string> =
     url,
     child,
     stop: async () => {
-      if (child.exitCode !== null) return
+      // A child killed by a signal has a signalCode and no exitCode: it will never emit 'exit' again.
+      if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
