@@ -43,6 +43,11 @@ class RecordingStore implements SessionStore {
     return await this.inner.create(id, owner, data, ttlMs)
   }
 
+  async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
+    this.written.push({ op: 'replace', args: [previousId, id, owner, data, ttlMs, successorTtlMs] })
+    return await this.inner.replace(previousId, id, owner, data, ttlMs, successorTtlMs)
+  }
+
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
     this.written.push({ op: 'update', args: [id, expectedVersion, data, ttlMs] })
     return await this.inner.update(id, expectedVersion, data, ttlMs)

@@ -4,6 +4,7 @@ import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { problems } from '../errors.js'
+import { ownerOf } from '../session/record.js'
 import type { SessionRecord } from '../session/record.js'
 import type { LoadedSession } from '../session/repository.js'
 
@@ -25,6 +26,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The logged-in session, or undefined for an anonymous request. */
     session: ActiveSession | undefined
+    /** The id a validly signed session cookie named, whether or not its session still exists. */
+    sessionCookieId: string | undefined
   }
   interface FastifyReply {
     /** Starts a brand-new session (a new id: a planted cookie is worthless) and sets its cookie. */
@@ -62,19 +65,39 @@ export default fp(async function session (app: FastifyInstance, options: Session
   }
 
   app.decorateRequest('session', undefined)
+  app.decorateRequest('sessionCookieId', undefined)
   app.decorateReply('clearSessionCookie', function (this: FastifyReply) {
     // Browsers only accept the clearing cookie with the same attributes (Secure for __Host-).
     return this.clearCookie(cookieName, attributes)
   })
   app.decorateReply('startSession', async function (this: FastifyReply, record: SessionRecord) {
-    const previous = this.request.session
-    if (previous !== undefined) await app.sessions.destroy(previous.id)
-    const id = randomBytes(24).toString('base64url')
-    const session = { id, ...await app.sessions.create(id, record) }
+    const session = await startOrJoin(this.request.session?.id ?? this.request.sessionCookieId, record)
     this.request.session = session
     setSessionCookie(this, session)
     return session
   })
+
+  /**
+   * A new id (a planted cookie is worthless), replacing the browser's previous session in one
+   * store step. Log-ins sent concurrently with one cookie (a double click, two tabs) join the
+   * session the first one started, so the browser ends up with one session whichever answer it
+   * keeps, and no orphan outlives its log-out. Only a log-in of the same user joins: anyone else
+   * holding that cookie gets a session of their own.
+   */
+  const startOrJoin = async (previousId: string | undefined, record: SessionRecord): Promise<ActiveSession> => {
+    const id = randomBytes(24).toString('base64url')
+    if (previousId === undefined) return { id, ...await app.sessions.create(id, record) }
+    const replaced = await app.sessions.replace(previousId, id, record)
+    if (!('successor' in replaced)) return { id, ...replaced }
+    // Other joiners may write at the same time: the versioned write is retried on a fresh read.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const joined = await app.sessions.load(replaced.successor)
+      if (joined === null || ownerOf(joined.record.user) !== ownerOf(record.user)) break
+      const updated = await app.sessions.update(replaced.successor, joined.version, { ...record, createdAt: joined.record.createdAt })
+      if (updated !== null) return { id: replaced.successor, ...updated }
+    }
+    return { id, ...await app.sessions.create(id, record) }
+  }
   app.decorateReply('endSession', async function (this: FastifyReply) {
     const current = this.request.session
     if (current !== undefined) await app.sessions.destroy(current.id)
@@ -99,6 +122,7 @@ export default fp(async function session (app: FastifyInstance, options: Session
     const cookie = request.cookies[cookieName]
     if (cookie === undefined || cookie === '') return
     const value = unsign(request, cookie)
+    if (value !== null) request.sessionCookieId = value
     const loaded = value !== null ? await app.sessions.load(value) : null
     if (loaded === null || value === null) {
       // Forged, or its session is over: have the browser forget it.

@@ -14,6 +14,8 @@ const SWEEP_INTERVAL_MS = 30_000
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory'
   readonly #entries = new Map<string, Entry>()
+  /** Which session replaced which at log-in, for a short while (see SessionStore.replace). */
+  readonly #successors = new Map<string, { id: string, expiresAt: number }>()
   readonly #maxCount: number
   readonly #now: () => number
   readonly #sweeper: NodeJS.Timeout
@@ -41,6 +43,14 @@ export class MemorySessionStore implements SessionStore {
     }
     this.#entries.set(id, { data, owner, version: 1, expiresAt: this.#now() + ttlMs })
     return 1
+  }
+
+  async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
+    const successor = this.#successors.get(previousId)
+    if (successor !== undefined && successor.expiresAt > this.#now()) return { successor: successor.id }
+    this.#entries.delete(previousId)
+    this.#successors.set(previousId, { id, expiresAt: this.#now() + successorTtlMs })
+    return { created: await this.create(id, owner, data, ttlMs) }
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
@@ -81,6 +91,7 @@ export class MemorySessionStore implements SessionStore {
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#entries.clear()
+    this.#successors.clear()
   }
 
   /**
@@ -93,6 +104,9 @@ export class MemorySessionStore implements SessionStore {
     const now = this.#now()
     for (const [id, entry] of this.#entries) {
       if (entry.expiresAt <= now) this.#entries.delete(id)
+    }
+    for (const [id, successor] of this.#successors) {
+      if (successor.expiresAt <= now) this.#successors.delete(id)
     }
   }
 

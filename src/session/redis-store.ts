@@ -28,6 +28,25 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return 1`
 
+/**
+ * KEYS: previous session, its successor record, new session, new owner index. Ends the previous
+ * session (and its index entry) and creates the new one, unless another log-in got there first.
+ */
+const REPLACE = `${NOW_MS}
+local successor = redis.call('GET', KEYS[2])
+if successor then return successor end
+local previousOwner = redis.call('HGET', KEYS[1], 'o')
+redis.call('DEL', KEYS[1])
+if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. now)
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[6])
+return 1`
+
 /** Moves the session's score in its owner's index to its new expiry (XX: never adds back an id a log-out removed). */
 function rescore (ttl: number, ownerPrefix: number, id: number): string {
   return `
@@ -72,6 +91,7 @@ return ended`
 
 interface SessionCommands {
   bffSessionCreate: (session: string, owner: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
+  bffSessionReplace: (previous: string, successor: string, session: string, ownerIndex: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number, successorTtl: number, ownerPrefix: string, previousId: string) => Promise<number | string>
   bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number | null>
   bffSessionTouch: (session: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number>
   bffSessionDestroy: (session: string, id: string, ownerPrefix: string) => Promise<number>
@@ -94,6 +114,7 @@ export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis'
   readonly #redis: Redis & SessionCommands
   readonly #sessionPrefix: string
+  readonly #successorPrefix: string
   readonly #ownerPrefix: string
   readonly #legacyOwnerPrefix: string
   readonly #ownerNameKeys: Buffer[]
@@ -103,6 +124,7 @@ export class RedisSessionStore implements SessionStore {
   constructor (redis: Redis, options: RedisSessionStoreOptions) {
     if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
     this.#sessionPrefix = `${options.prefix}session:`
+    this.#successorPrefix = `${options.prefix}successor:`
     this.#ownerPrefix = `${options.prefix}owner-sessions:`
     this.#legacyOwnerPrefix = `${options.prefix}owner:`
     this.#ownerNameKeys = options.secrets.map((secret) => deriveKey(secret, OWNER_NAME_LABEL))
@@ -110,6 +132,7 @@ export class RedisSessionStore implements SessionStore {
     this.#now = options.now ?? Date.now
     this.#redis = redis as Redis & SessionCommands
     redis.defineCommand('bffSessionCreate', { numberOfKeys: 2, lua: CREATE })
+    redis.defineCommand('bffSessionReplace', { numberOfKeys: 4, lua: REPLACE })
     redis.defineCommand('bffSessionUpdate', { numberOfKeys: 1, lua: UPDATE })
     redis.defineCommand('bffSessionTouch', { numberOfKeys: 1, lua: TOUCH })
     redis.defineCommand('bffSessionDestroy', { numberOfKeys: 1, lua: DESTROY })
@@ -128,6 +151,15 @@ export class RedisSessionStore implements SessionStore {
       this.#sessionPrefix + id, this.#ownerPrefix + ownerName, data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs
     ))
     return 1
+  }
+
+  async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
+    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
+    const answer = await this.#call(async () => await this.#redis.bffSessionReplace(
+      this.#sessionPrefix + previousId, this.#successorPrefix + previousId, this.#sessionPrefix + id, this.#ownerPrefix + ownerName,
+      data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs, successorTtlMs, this.#ownerPrefix, previousId
+    ))
+    return typeof answer === 'string' ? { successor: answer } : { created: 1 }
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {

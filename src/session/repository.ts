@@ -3,6 +3,9 @@ import { ownerOf, parseRecord, serialiseRecord } from './record.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
 
+/** How long a log-in's replacement of the browser's previous session is remembered: concurrent log-ins with that cookie join it. */
+const SUCCESSOR_TTL_MS = 60_000
+
 export interface SessionLifetimes {
   /** A session unused this long ends. */
   idleTimeoutMs: number
@@ -48,6 +51,17 @@ export class SessionRepository {
     const ttl = this.#ttl(record)
     const version = await this.store.create(id, ownerOf(record.user), this.#cipher.encrypt(serialiseRecord(record), id), ttl)
     return { record, version, expiresAt: this.#now() + ttl }
+  }
+
+  /**
+   * A log-in by a browser that presented `previousId`: that session ends and `id` starts, in one
+   * step; or, when a concurrent log-in with the same cookie already did so, the id it started.
+   */
+  async replace (previousId: string, id: string, record: SessionRecord): Promise<LoadedSession | { successor: string }> {
+    const ttl = this.#ttl(record)
+    const outcome = await this.store.replace(previousId, id, ownerOf(record.user), this.#cipher.encrypt(serialiseRecord(record), id), ttl, SUCCESSOR_TTL_MS)
+    if ('successor' in outcome) return outcome
+    return { record, version: outcome.created, expiresAt: this.#now() + ttl }
   }
 
   /** Writes only over `expectedVersion`; null when the session changed meanwhile or is gone. */

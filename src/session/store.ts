@@ -17,6 +17,14 @@ export interface SessionStore {
   /** Creates (or replaces) a session owned by `owner`; answers its version. */
   create (id: string, owner: string, data: string, ttlMs: number): Promise<number>
   /**
+   * A log-in from a browser that presented session `previousId`, in one atomic step: when no
+   * other log-in has replaced `previousId` in the last `successorTtlMs`, ends it (if it still
+   * exists), creates `id` and records `id` as its successor (`{ created: 1 }`, the version).
+   * Otherwise creates nothing and answers that successor, so that concurrent log-ins sent with
+   * one cookie end up in one session instead of leaving orphans.
+   */
+  replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }>
+  /**
    * Replaces the record only if its version is still `expectedVersion`.
    * Answers the new version, or null when another writer got there first or the session is gone.
    */
