@@ -47,10 +47,12 @@ function upstreamError (client: UpstreamClient, response: UpstreamResponse): Htt
  * Passes an upstream answer through as it arrives, chunk by chunk, never buffered.
  * Event streams get `Cache-Control: no-cache` and `X-Accel-Buffering: no` so that no proxy
  * in front holds them back; when the upstream fails in the middle of one, the browser gets
- * a final `event: error` and a clean end instead of a hang. A browser that goes away
- * destroys the upstream body, which aborts the upstream call.
+ * a final `event: error` and a clean end instead of a hang. Any other answer that fails
+ * before its first byte left is a 502/504 problem instead; after that, the browser's
+ * connection is cut, so that a truncated download never looks whole. A browser that goes
+ * away destroys the upstream body, which aborts the upstream call.
  */
-export function sendUpstreamStream (reply: FastifyReply, response: UpstreamResponse): FastifyReply {
+export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse): FastifyReply {
   const headers = returnedResponseHeaders(response.headers)
   const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
   if (isEventStream) {
@@ -77,6 +79,13 @@ export function sendUpstreamStream (reply: FastifyReply, response: UpstreamRespo
     reply.log.warn({ err: error }, 'the upstream stream failed before its end')
     if (isEventStream && !out.destroyed) {
       out.end(`event: error\ndata: ${JSON.stringify({ code: 'upstream_stream_failed', message: 'The upstream stream ended unexpectedly.' })}\n\n`)
+    } else if (!reply.raw.headersSent) {
+      // Nothing has reached the browser yet: it gets a 502 problem, without the upstream's headers.
+      for (const name of Object.keys(headers)) {
+        reply.removeHeader(name)
+        reply.raw.removeHeader(name)
+      }
+      out.destroy(upstreamFailure(label, error))
     } else {
       out.destroy(error)
     }
@@ -106,9 +115,9 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   if (kind === 'lines') {
     // Cleaning may change the length: the answer goes out chunked.
     const headers = { ...response.headers, 'content-length': undefined }
-    return sendUpstreamStream(reply, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) })
+    return sendUpstreamStream(reply, client.label, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) })
   }
-  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, response)
+  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response)
 
   let head: BodyHead
   try {
@@ -117,7 +126,7 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
     throw upstreamFailure(client.label, error)
   }
   // Larger than any token answer: pass it on unread, as it comes.
-  if (head.rest !== undefined) return sendUpstreamStream(reply, { ...response, body: Readable.from(resumed(head)) })
+  if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, { ...response, body: Readable.from(resumed(head)) })
   const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
   const cleaned = cleanJson(reply.log, client.name, Buffer.concat(head.chunks), response.secrets)
   return await reply.code(response.statusCode).headers(headers).send(cleaned)

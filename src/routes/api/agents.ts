@@ -52,6 +52,6 @@ async function forwardJson (app: FastifyInstance, request: FastifyRequest<AgentR
     body: { kind: 'kept', data: Buffer.from(JSON.stringify(request.body ?? {})) }
   })
   const isEventStream = response.headers['content-type']?.toString().startsWith('text/event-stream') === true
-  if (stream && isEventStream && response.statusCode < 300) return sendUpstreamStream(reply, response)
+  if (stream && isEventStream && response.statusCode < 300) return sendUpstreamStream(reply, app.upstreams.ejento.label, response)
   return await sendUpstreamJson(reply, app.upstreams.ejento, response)
 }
