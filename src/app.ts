@@ -13,6 +13,7 @@ import errorHandler, { sendProblem, toProblem } from './plugins/error-handler.js
 import gracefulClose from './plugins/graceful-close.js'
 import jsonBody from './plugins/json-body.js'
 import metrics from './plugins/metrics.js'
+import requestBodyTimeout from './plugins/request-body-timeout.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import securityHeaders, { SECURITY_HEADERS } from './plugins/security-headers.js'
 import session from './plugins/session.js'
@@ -51,6 +52,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // All, none, or the balancer's addresses (never a hop count: Fastify 5 trusts nobody for one).
     trustProxy: config.trustProxy,
     bodyLimit: config.security.bodyLimit,
+    // Node.js's bound on receiving a whole request, headers and body (not on its answer: a
+    // stream may last minutes). Fastify's default turns it off. Node.js checks it every
+    // connectionsCheckingInterval (30 s by default: a tenth of the bound here), and silently
+    // swaps the two bounds when headersTimeout (60 s by default) is the longer one.
+    requestTimeout: config.security.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.security.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.security.requestTimeoutMs / 10))
+    },
     genReqId: requestIdFor,
     requestIdHeader: false,
     // graceful-close answers requests that arrive while closing, as problem JSON.
@@ -79,6 +89,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(gracefulClose)
+  await app.register(requestBodyTimeout, { idleMs: config.security.requestBodyTimeoutMs })
   await app.register(cacheControl)
   await app.register(securityHeaders)
   await app.register(corsPolicy, { allowedOrigins: config.security.allowedOrigins })

@@ -144,6 +144,14 @@ describe('loadConfig: durations', () => {
     expectRefused({ REFRESH_TIMEOUT: '0' }, 'REFRESH_TIMEOUT')
   })
 
+  it('bounds a whole request by REQUEST_TIMEOUT (5m) and a silent body by REQUEST_BODY_TIMEOUT (30s), no longer than it', () => {
+    expect(load({}).security).toMatchObject({ requestTimeoutMs: 300_000, requestBodyTimeoutMs: 30_000 })
+    expect(load({ REQUEST_TIMEOUT: '2m', REQUEST_BODY_TIMEOUT: '1500ms' }).security).toMatchObject({ requestTimeoutMs: 120_000, requestBodyTimeoutMs: 1500 })
+    expect(expectRefused({ REQUEST_BODY_TIMEOUT: 'soon' }, 'REQUEST_BODY_TIMEOUT').message).toMatch(/duration/)
+    expectRefused({ REQUEST_TIMEOUT: '0' }, 'REQUEST_TIMEOUT')
+    expect(expectRefused({ REQUEST_BODY_TIMEOUT: '10m' }, 'REQUEST_BODY_TIMEOUT').message).toContain('REQUEST_TIMEOUT')
+  })
+
   it('refuses a zero session lifetime', () => {
     expectRefused({ SESSION_MAX_AGE: '0' }, 'SESSION_MAX_AGE')
   })

@@ -59,6 +59,10 @@ export interface Config {
     /** Passthrough bodies: the largest accepted, and the largest kept in memory for a retry. */
     proxyBodyLimit: number
     proxyRetryBuffer: number
+    /** The longest a whole request (headers and body) may take to arrive: Node.js's requestTimeout. */
+    requestTimeoutMs: number
+    /** The longest a request body may go without a byte. */
+    requestBodyTimeoutMs: number
     authRateLimit: { perIp: number, perAccount: number, windowMs: number }
   }
 }
@@ -105,6 +109,9 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
   const idleTimeoutMs = read('SESSION_IDLE_TIMEOUT', positive(parseDuration), 3_600_000)
   const maxAgeMs = read('SESSION_MAX_AGE', positive(parseDuration), 12 * 3_600_000)
   if (idleTimeoutMs > maxAgeMs) throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not be longer than SESSION_MAX_AGE')
+  const requestTimeoutMs = read('REQUEST_TIMEOUT', positive(parseDuration), 300_000)
+  const requestBodyTimeoutMs = read('REQUEST_BODY_TIMEOUT', positive(parseDuration), 30_000)
+  if (requestBodyTimeoutMs > requestTimeoutMs) throw new ConfigError('REQUEST_BODY_TIMEOUT', 'must not be longer than REQUEST_TIMEOUT')
   const refreshTimeoutMs = read('REFRESH_TIMEOUT', positive(parseDuration), 10_000)
   const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', positive(parseDuration), 60_000)
   if (refreshCallLimitMs < refreshTimeoutMs) throw new ConfigError('REFRESH_CALL_LIMIT', 'must not be shorter than REFRESH_TIMEOUT')
@@ -150,6 +157,8 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
       proxyBodyLimit: read('PROXY_BODY_LIMIT', positive(parseBytes), 25 * 1024 * 1024),
       proxyRetryBuffer: read('PROXY_RETRY_BUFFER', parseBytes, 1024 * 1024),
+      requestTimeoutMs,
+      requestBodyTimeoutMs,
       authRateLimit: {
         perIp: read('AUTH_RATE_LIMIT_PER_IP', (value) => parseInteger(value, 1, 1_000_000), 20),
         perAccount: read('AUTH_RATE_LIMIT_PER_ACCOUNT', (value) => parseInteger(value, 1, 1_000_000), 10),

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { HttpProblem } from '../errors.js'
 import { readUpTo, resumed } from '../upstream/read-body.js'
+import type { BodyHead } from '../upstream/read-body.js'
 
 /** A request body on its way upstream: kept whole (so the call can be retried) or streamed. */
 export type ForwardBody =
@@ -26,7 +27,13 @@ export async function captureBody (raw: IncomingMessage, limits: BodyLimits): Pr
   if (declared === undefined && raw.headers['transfer-encoding'] === undefined) return { kind: 'none' }
   if (declared !== undefined && Number(declared) > limits.maxBytes) throw tooLarge(limits.maxBytes)
 
-  const head = await readUpTo(raw, limits.keepBytes)
+  let head: BodyHead
+  try {
+    head = await readUpTo(raw, limits.keepBytes)
+  } catch (error) {
+    // The connection ended before the body did: the client left, or was cut for stalling (408).
+    throw new HttpProblem(499, 'client_closed_request', 'The client closed the connection before its body arrived.', { cause: error })
+  }
   let size = head.chunks.reduce((total, chunk) => total + chunk.length, 0)
   if (size > limits.maxBytes) throw tooLarge(limits.maxBytes)
   const { chunks, rest } = head
