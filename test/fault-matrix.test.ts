@@ -376,6 +376,19 @@ describe('fault matrix: clients that misbehave, on a compiled server with long u
     await expectUnharmed()
   })
 
+  for (const [name, path] of [['a streamed passthrough upload', '/proxy/ejento/api/agent/1/documents'], ['a JSON upload to a named route', '/api/agents/1/responses']] as const) {
+    it(`garbage from a client in the middle of ${name}: the connection ends, nothing is left open`, async () => {
+      const client = await rawClient(server.base)
+      client.write(head('POST', path, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }))
+      client.write(`${(128 * 1024).toString(16)}\r\n{"user_query": "${'a'.repeat(128 * 1024 - 16)}\r\n`)
+      await sleep(200)
+      client.write('ZZZ not a chunk size\r\n\r\n')
+      const text = await client.closed()
+      if (text !== '') expect(text).toMatch(/^HTTP\/1\.1 4\d\d /)
+      await expectUnharmed()
+    })
+  }
+
   it('garbage from a client: 400 problem JSON, and the process carries on', async () => {
     const client = await rawClient(server.base)
     client.write('\x16\x03\x01\x02\x00 this is not HTTP\r\n\r\n')
