@@ -294,6 +294,7 @@ describe('fault matrix: every route kind × every upstream fault, on one compile
     const fresh = output.slice(logsChecked)
     logsChecked = output.length
     expect(secrets().filter((secret) => fresh.includes(secret)), 'secrets in the logs').toEqual([])
+    expect(fresh, 'a request the BFF failed itself').not.toContain('"code":"internal_error"')
     expect(server.stderr()).toBe('')
   }
 })
@@ -315,10 +316,11 @@ describe('fault matrix: clients that misbehave, on a compiled server with long u
   const head = (method: string, path: string, headers: Record<string, string>): string =>
     `${method} ${path} HTTP/1.1\r\nhost: localhost\r\ncookie: ${cookie}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n`
 
-  /** Alive, idle, and nothing on stderr (no crash, no warning). */
+  /** Alive, idle, nothing on stderr (no crash, no warning), and no request the BFF failed itself. */
   async function expectUnharmed (): Promise<void> {
     await expectIdle(server, chaos)
     expect(server.stderr()).toBe('')
+    expect(server.logs().filter((line) => line.code === 'internal_error')).toEqual([])
   }
 
   it('a client that leaves in the middle of an event stream: the upstream call is aborted', async () => {
