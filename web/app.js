@@ -18,7 +18,13 @@ const view = {
   messages: $('messages'),
   question: $('question'),
   send: $('send'),
-  newThread: $('new-thread')
+  newThread: $('new-thread'),
+  sessions: $('sessions'),
+  sessionsToggle: $('sessions-toggle'),
+  sessionsRefresh: $('sessions-refresh'),
+  sessionsStatus: $('sessions-status'),
+  sessionsList: $('sessions-list'),
+  revokeOthers: $('sessions-revoke-others')
 }
 
 const state = {
@@ -26,7 +32,9 @@ const state = {
   /** The chat thread of the conversation on screen, created on first use. */
   threadId: undefined,
   /** Aborts the answer being streamed (log-out, new conversation). */
-  streaming: undefined
+  streaming: undefined,
+  /** Counts the loads of the sessions list: only the latest one may show its answer. */
+  sessionsLoad: 0
 }
 
 /** An error the BFF (problem+json `detail`) or Ejento (`message`, FastAPI `detail`) explained. */
@@ -121,6 +129,7 @@ function showSignedOut () {
   view.signedIn.hidden = true
   view.account.hidden = true
   view.who.textContent = ''
+  closeSessions()
   view.signedOut.hidden = false
   document.body.dataset.session = 'signed-out'
 }
@@ -178,6 +187,137 @@ $('logout').addEventListener('click', () => {
     showSignedOut()
     showNotice('You are logged out.')
   })
+})
+
+// --- Your sessions ----------------------------------------------------------------------
+
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const RELATIVE_TIME = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
+
+/** "just now", "5 minutes ago", "2 days ago": the BFF knows a session's last use to about the minute. */
+function timeAgo (date) {
+  const minutes = Math.round((Date.now() - date.getTime()) / 60_000)
+  if (minutes < 1) return 'just now'
+  if (minutes < 60) return RELATIVE_TIME.format(-minutes, 'minute')
+  const hours = Math.round(minutes / 60)
+  if (hours < 24) return RELATIVE_TIME.format(-hours, 'hour')
+  return RELATIVE_TIME.format(-Math.round(hours / 24), 'day')
+}
+
+/** A <time> showing `iso` as `format` gives it, its exact moment in a tooltip; "an unknown time" when unreadable. */
+function timeElement (iso, format) {
+  const date = new Date(iso)
+  if (typeof iso !== 'string' || Number.isNaN(date.getTime())) return document.createTextNode('an unknown time')
+  const element = document.createElement('time')
+  element.dateTime = iso
+  element.title = DATE_TIME.format(date)
+  element.textContent = format(date)
+  return element
+}
+
+function sessionItem (session) {
+  const item = document.createElement('li')
+  item.className = 'session'
+  item.dataset.current = String(session.current === true)
+
+  const about = document.createElement('div')
+  const device = document.createElement('span')
+  device.className = 'device'
+  device.textContent = session.device
+  about.append(device)
+  if (session.current === true) {
+    const mark = document.createElement('span')
+    mark.className = 'badge'
+    mark.textContent = 'This device'
+    about.append(' ', mark)
+  }
+  const created = timeElement(session.createdAt, (date) => DATE_TIME.format(date))
+  const meta = document.createElement('span')
+  meta.className = 'meta'
+  meta.append(`${session.address} · signed in `, created, ' · active ', timeElement(session.lastSeenAt, timeAgo))
+  about.append(meta)
+  item.append(about)
+
+  // This device signs out with "Log out"; the others each get their own button.
+  if (session.current !== true) {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'secondary'
+    button.textContent = 'Sign out'
+    button.setAttribute('aria-label', `Sign out ${session.device}, signed in ${created.textContent}`)
+    button.addEventListener('click', () => act(() => changeSessions(button, async () => {
+      await api(`/auth/sessions/${encodeURIComponent(session.handle)}`, { method: 'DELETE' })
+      showNotice(`Signed out ${session.device} (signed in ${created.textContent}).`)
+    })))
+    item.append(button)
+  }
+  return item
+}
+
+/** Shows the user's sessions: this one first, then the others as the BFF lists them (latest activity first). */
+async function loadSessions () {
+  const load = ++state.sessionsLoad
+  if (view.sessionsList.childElementCount === 0) view.sessionsStatus.textContent = 'Loading your sessions…'
+  view.sessionsList.setAttribute('aria-busy', 'true')
+  try {
+    const answer = await json('/auth/sessions')
+    // A later load, or a log-out, came first: this answer is out of date.
+    if (load !== state.sessionsLoad) return
+    if (!Array.isArray(answer?.sessions)) throw new Error('The server answered a list of sessions this page cannot read.')
+    const here = answer.sessions.filter((session) => session.current === true)
+    const others = answer.sessions.filter((session) => session.current !== true)
+    view.sessionsList.replaceChildren(...[...here, ...others].map(sessionItem))
+    view.sessionsStatus.textContent = others.length === 0
+      ? 'Signed in only here.'
+      : `Signed in here and in ${others.length === 1 ? 'one other place' : `${others.length} other places`}.`
+    view.revokeOthers.disabled = others.length === 0
+  } catch (error) {
+    if (load === state.sessionsLoad) view.sessionsStatus.textContent = 'Your sessions could not be listed.'
+    throw error
+  } finally {
+    if (load === state.sessionsLoad) view.sessionsList.setAttribute('aria-busy', 'false')
+  }
+}
+
+/** Ends sessions through `change`, then lists them again (after a refusal too: the list was stale). */
+async function changeSessions (button, change) {
+  button.disabled = true
+  try {
+    await change()
+  } catch (error) {
+    button.disabled = false
+    // A lost session shows the log-in form instead; anything else leaves the panel up to date.
+    if (error instanceof ApiError && error.status !== 401) await loadSessions().catch(() => {})
+    throw error
+  }
+  await loadSessions()
+}
+
+function openSessions () {
+  view.sessions.hidden = false
+  view.sessionsToggle.setAttribute('aria-expanded', 'true')
+  act(loadSessions)
+}
+
+function closeSessions () {
+  state.sessionsLoad++
+  view.sessions.hidden = true
+  view.sessionsToggle.setAttribute('aria-expanded', 'false')
+  view.sessionsList.replaceChildren()
+  view.sessionsStatus.textContent = ''
+  view.revokeOthers.disabled = true
+}
+
+view.sessionsToggle.addEventListener('click', () => {
+  if (view.sessions.hidden) openSessions()
+  else closeSessions()
+})
+view.sessionsRefresh.addEventListener('click', () => act(loadSessions))
+view.revokeOthers.addEventListener('click', () => {
+  act(() => changeSessions(view.revokeOthers, async () => {
+    await api('/auth/sessions', { method: 'DELETE' })
+    showNotice('Signed out everywhere else. You stay signed in here.')
+  }))
 })
 
 // --- Agents and threads -----------------------------------------------------------------
