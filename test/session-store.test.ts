@@ -3,7 +3,7 @@ import { SessionCipher } from '../src/session/cipher.js'
 import { MemorySessionStore } from '../src/session/memory-store.js'
 import type { SessionRecord } from '../src/session/record.js'
 import { SessionRepository } from '../src/session/repository.js'
-import type { SessionStore, StoredSession } from '../src/session/store.js'
+import type { OwnedSession, SessionStore, StoredSession } from '../src/session/store.js'
 
 const SECRET_A = 'secret-a-0123456789-0123456789-0123456789'
 const SECRET_B = 'secret-b-9876543210-9876543210-9876543210'
@@ -59,7 +59,8 @@ class RecordingStore implements SessionStore {
   }
 
   async destroy (id: string): Promise<void> { await this.inner.destroy(id) }
-  async destroyOwner (owner: string): Promise<number> { return await this.inner.destroyOwner(owner) }
+  async destroyOwner (owner: string, exceptId?: string): Promise<number> { return await this.inner.destroyOwner(owner, exceptId) }
+  async listOwner (owner: string): Promise<OwnedSession[]> { return await this.inner.listOwner(owner) }
   async ping (): Promise<void> { await this.inner.ping() }
   async close (): Promise<void> { await this.inner.close() }
 }

@@ -22,6 +22,8 @@ export interface Metrics {
   /** Streams being sent right now (shutdown waits for them). */
   openStreams: () => number
   storeError: () => void
+  /** Sessions ended, by why: logout, logout_all, logout_others, revoked, password_change, admin_change, refresh_refused. */
+  sessionsEnded: (reason: string, count?: number) => void
   /** Reports an upstream pool's state at every scrape. */
   watchPool: (upstream: string, stats: () => PoolStats) => void
   /** Reports how many sessions' fresh tokens wait for the store, at every scrape. */
@@ -65,6 +67,12 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
     help: 'Answers being streamed to browsers right now.',
     registers: [registry]
   })
+  const sessionsEnded = new Counter({
+    name: 'ejento_bff_sessions_ended_total',
+    help: 'Sessions the BFF ended, by reason: logout, logout_all, logout_others, revoked (from the list of sessions), password_change, admin_change, refresh_refused.',
+    labelNames: ['reason'] as const,
+    registers: [registry]
+  })
   const storeErrors = new Counter({
     name: 'ejento_bff_session_store_errors_total',
     help: 'Requests that failed because the session store (Redis) did not answer.',
@@ -104,6 +112,7 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
     streamClosed: () => { streams -= 1; openStreams.dec() },
     openStreams: () => streams,
     storeError: () => { storeErrors.inc() },
+    sessionsEnded: (reason, count = 1) => { if (count > 0) sessionsEnded.inc({ reason }, count) },
     watchPool: (upstream, stats) => { pools.set(upstream, stats) },
     watchPendingTokens: (count) => { pendingTokens = count }
   } satisfies Metrics)

@@ -34,6 +34,8 @@ declare module 'fastify' {
     startSession: (record: SessionRecord) => Promise<ActiveSession>
     /** Ends the request's session server-side, if any, and clears the cookie. */
     endSession: () => Promise<void>
+    /** Moves the request's session to a new id (a fresh cookie), ending the old id. */
+    renewSession: () => Promise<void>
     clearSessionCookie: () => FastifyReply
   }
 }
@@ -98,6 +100,15 @@ export default fp(async function session (app: FastifyInstance, options: Session
     }
     return { id, ...await app.sessions.create(id, record) }
   }
+  app.decorateReply('renewSession', async function (this: FastifyReply) {
+    const current = this.request.session
+    if (current === undefined) return
+    const id = randomBytes(24).toString('base64url')
+    const renewed = { id, ...await app.sessions.create(id, current.record) }
+    await app.sessions.destroy(current.id)
+    this.request.session = renewed
+    setSessionCookie(this, renewed)
+  })
   app.decorateReply('endSession', async function (this: FastifyReply) {
     const current = this.request.session
     if (current !== undefined) await app.sessions.destroy(current.id)

@@ -36,7 +36,10 @@ export default fp(async function tokenVault (app: FastifyInstance, options: Toke
     refreshSkewMs: options.refreshSkewMs,
     defaultTokenLifetimeMs: options.defaultTokenLifetimeMs,
     refreshTimeoutMs: options.refreshTimeoutMs,
-    onOutcome: app.metrics.refreshOutcome
+    onOutcome: (outcome) => {
+      app.metrics.refreshOutcome(outcome)
+      if (outcome === 'refused' || outcome === 'lost') app.metrics.sessionsEnded('refresh_refused')
+    }
   })
   app.addHook('onClose', async () => {
     await pending.flush()

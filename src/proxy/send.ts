@@ -9,20 +9,28 @@ import { sanitised } from '../upstream/sanitize.js'
 import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
 import { returnedResponseHeaders } from './headers.js'
 
+/** What a route does once the upstream said yes (ends sessions, say); its fields join an object answer. */
+export type AfterSuccess = (answer: unknown) => Promise<Record<string, unknown> | undefined>
+
 /**
  * A named route's JSON answer: the upstream's status and JSON, passed back. An upstream 5xx
  * becomes 502 `upstream_error`; a success that is not JSON, 502 `upstream_invalid_response`.
  * Answers of the authentication server lose any password or token field on the way, and no
  * answer keeps a credential the call carried.
  */
-export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
+export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse, afterSuccess?: AfterSuccess): Promise<FastifyReply> {
   if (response.statusCode >= 500) throw upstreamError(client, response)
   const body = await client.readJson(response, response.statusCode < 300)
   if (body === null && response.statusCode >= 400) {
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
   const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
-  const text = JSON.stringify(sanitised(body, client.name).value)
+  let answer = sanitised(body, client.name).value
+  if (afterSuccess !== undefined && response.statusCode < 300) {
+    const extra = await afterSuccess(answer)
+    if (extra !== undefined && typeof answer === 'object' && answer !== null && !Array.isArray(answer)) answer = { ...answer, ...extra }
+  }
+  const text = JSON.stringify(answer)
   // Searching the string is cheaper than making bytes of it; bytes only when there is something to cut.
   const payload = response.secrets?.some((secret) => text.includes(secret)) === true
     ? safeBytes(reply.log, client.name, Buffer.from(text), response.secrets)

@@ -1,7 +1,8 @@
-import type { SessionStore, StoredSession } from './store.js'
+import type { OwnedSession, SessionStore, StoredSession } from './store.js'
 
 interface Entry extends StoredSession {
   owner: string
+  touchedAt: number
 }
 
 const SWEEP_INTERVAL_MS = 30_000
@@ -9,11 +10,14 @@ const SWEEP_INTERVAL_MS = 30_000
 /**
  * The default, in-process store: bounded by a maximum count (the least recently active
  * session is evicted first) and by each session's TTL. A Map keeps entries in the order
- * they were last written or touched, which is exactly eviction order.
+ * they were last written or touched, which is exactly eviction order. An index of each
+ * owner's session ids serves "log out everywhere" and the user's list of sessions; every
+ * removal (log-out, expiry, eviction) goes through one place that keeps it in step.
  */
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory'
   readonly #entries = new Map<string, Entry>()
+  readonly #owners = new Map<string, Set<string>>()
   /** Which session replaced which at log-in, for a short while (see SessionStore.replace). */
   readonly #successors = new Map<string, { id: string, expiresAt: number }>()
   readonly #maxCount: number
@@ -30,25 +34,31 @@ export class MemorySessionStore implements SessionStore {
     return this.#entries.size
   }
 
+  /** How many owners the index holds (tests: it must not outgrow the sessions). */
+  get ownerCount (): number {
+    return this.#owners.size
+  }
+
   async get (id: string): Promise<StoredSession | null> {
     const entry = this.#live(id)
     return entry === undefined ? null : { data: entry.data, version: entry.version, expiresAt: entry.expiresAt }
   }
 
   async create (id: string, owner: string, data: string, ttlMs: number): Promise<number> {
-    this.#entries.delete(id)
-    while (this.#entries.size >= this.#maxCount) {
-      const oldest = this.#entries.keys().next().value as string
-      this.#entries.delete(oldest)
-    }
-    this.#entries.set(id, { data, owner, version: 1, expiresAt: this.#now() + ttlMs })
+    this.#remove(id)
+    while (this.#entries.size >= this.#maxCount) this.#remove(this.#entries.keys().next().value as string)
+    const now = this.#now()
+    this.#entries.set(id, { data, owner, version: 1, expiresAt: now + ttlMs, touchedAt: now })
+    let ids = this.#owners.get(owner)
+    if (ids === undefined) this.#owners.set(owner, ids = new Set())
+    ids.add(id)
     return 1
   }
 
   async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
     const successor = this.#successors.get(previousId)
     if (successor !== undefined && successor.expiresAt > this.#now()) return { successor: successor.id }
-    this.#entries.delete(previousId)
+    this.#remove(previousId)
     this.#successors.set(previousId, { id, expiresAt: this.#now() + successorTtlMs })
     return { created: await this.create(id, owner, data, ttlMs) }
   }
@@ -58,7 +68,8 @@ export class MemorySessionStore implements SessionStore {
     if (entry === undefined || entry.version !== expectedVersion) return null
     entry.data = data
     entry.version += 1
-    entry.expiresAt = this.#now() + ttlMs
+    entry.touchedAt = this.#now()
+    entry.expiresAt = entry.touchedAt + ttlMs
     this.#moveToEnd(id, entry)
     return entry.version
   }
@@ -66,24 +77,33 @@ export class MemorySessionStore implements SessionStore {
   async touch (id: string, ttlMs: number): Promise<boolean> {
     const entry = this.#live(id)
     if (entry === undefined) return false
-    entry.expiresAt = this.#now() + ttlMs
+    entry.touchedAt = this.#now()
+    entry.expiresAt = entry.touchedAt + ttlMs
     this.#moveToEnd(id, entry)
     return true
   }
 
   async destroy (id: string): Promise<void> {
-    this.#entries.delete(id)
+    this.#remove(id)
   }
 
-  async destroyOwner (owner: string): Promise<number> {
+  async destroyOwner (owner: string, exceptId?: string): Promise<number> {
     let ended = 0
-    for (const [id, entry] of this.#entries) {
-      if (entry.owner === owner) {
-        this.#entries.delete(id)
-        ended += 1
-      }
+    for (const id of [...this.#owners.get(owner) ?? []]) {
+      if (id === exceptId) continue
+      if (this.#live(id) !== undefined) ended += 1
+      this.#remove(id)
     }
     return ended
+  }
+
+  async listOwner (owner: string): Promise<OwnedSession[]> {
+    const sessions: OwnedSession[] = []
+    for (const id of [...this.#owners.get(owner) ?? []]) {
+      const entry = this.#live(id)
+      if (entry !== undefined) sessions.push({ id, data: entry.data, expiresAt: entry.expiresAt, touchedAt: entry.touchedAt })
+    }
+    return sessions
   }
 
   async ping (): Promise<void> {}
@@ -91,6 +111,7 @@ export class MemorySessionStore implements SessionStore {
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#entries.clear()
+    this.#owners.clear()
     this.#successors.clear()
   }
 
@@ -103,7 +124,7 @@ export class MemorySessionStore implements SessionStore {
   sweep (): void {
     const now = this.#now()
     for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) this.#entries.delete(id)
+      if (entry.expiresAt <= now) this.#remove(id)
     }
     for (const [id, successor] of this.#successors) {
       if (successor.expiresAt <= now) this.#successors.delete(id)
@@ -113,10 +134,20 @@ export class MemorySessionStore implements SessionStore {
   #live (id: string): Entry | undefined {
     const entry = this.#entries.get(id)
     if (entry !== undefined && entry.expiresAt <= this.#now()) {
-      this.#entries.delete(id)
+      this.#remove(id)
       return undefined
     }
     return entry
+  }
+
+  /** The one way out of the store, so that the owner index never keeps an id its session lost. */
+  #remove (id: string): void {
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return
+    this.#entries.delete(id)
+    const ids = this.#owners.get(entry.owner)
+    ids?.delete(id)
+    if (ids?.size === 0) this.#owners.delete(entry.owner)
   }
 
   #moveToEnd (id: string, entry: Entry): void {

@@ -1,4 +1,5 @@
 import type { TokenSet } from '../tokens/token-set.js'
+import type { ClientInfo } from './client-info.js'
 
 /** Who is logged in, as the browser may see it. */
 export interface SessionUser {
@@ -13,6 +14,8 @@ export interface SessionRecord {
   tokens: TokenSet
   /** Log-in time, epoch ms: the absolute lifetime counts from here. */
   createdAt: number
+  /** The client that logged in, as the user's list of sessions shows it. */
+  client?: ClientInfo
 }
 
 /** The sessions of one user share an owner key, so that they can all be ended at once. */
@@ -21,20 +24,23 @@ export function ownerOf (user: SessionUser): string {
 }
 
 export function serialiseRecord (record: SessionRecord): string {
-  const { user, tokens, createdAt } = record
+  const { user, tokens, createdAt, client } = record
   return JSON.stringify({
     u: user,
     t: [tokens.authToken, tokens.authExpiresAt, tokens.ejentoToken, tokens.ejentoExpiresAt, tokens.obtainedAt],
-    c: createdAt
+    c: createdAt,
+    ...(client === undefined ? {} : { m: [client.device, client.address] })
   })
 }
 
 export function parseRecord (json: string): SessionRecord | null {
   try {
-    const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number, number], c?: number }
+    const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number, number], c?: number, m?: [string, string] }
     if (raw.u === undefined || !Array.isArray(raw.t) || raw.t.length !== 5 || typeof raw.c !== 'number') return null
     const [authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt] = raw.t
-    return { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt }, createdAt: raw.c }
+    const record: SessionRecord = { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt }, createdAt: raw.c }
+    if (Array.isArray(raw.m) && raw.m.length === 2) record.client = { device: String(raw.m[0]), address: String(raw.m[1]) }
+    return record
   } catch {
     return null
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { deriveKey, keyedName } from '../secret-keys.js'
-import type { SessionStore, StoredSession } from './store.js'
+import type { OwnedSession, SessionStore, StoredSession } from './store.js'
 import { redisUnavailable } from './store.js'
 
 /**
@@ -21,7 +21,7 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
 
 const CREATE = `${NOW_MS}
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[5])
@@ -40,7 +40,7 @@ redis.call('DEL', KEYS[1])
 if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
 redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2])
+redis.call('HSET', KEYS[3], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. now)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), ARGV[5])
@@ -58,14 +58,14 @@ const UPDATE = `${NOW_MS}
 local version = redis.call('HGET', KEYS[1], 'v')
 if not version or tonumber(version) ~= tonumber(ARGV[1]) then return false end
 local next = tonumber(version) + 1
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', next, 'e', ARGV[4])
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', next, 'e', ARGV[4], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 ${rescore(3, 5, 6)}
 return next`
 
 const TOUCH = `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[2])
+redis.call('HSET', KEYS[1], 'e', ARGV[2], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 ${rescore(1, 3, 4)}
 return 1`
@@ -76,7 +76,10 @@ redis.call('DEL', KEYS[1])
 if owner then redis.call('ZREM', ARGV[2] .. owner, ARGV[1]) end
 return 1`
 
-/** Every index named (one per secret, and a legacy set); answers how many sessions ended. */
+/**
+ * Every index named (one per secret, and a legacy set); answers how many sessions ended. The
+ * session ARGV[2] (when not empty) is kept, and so is its entry in the index.
+ */
 const DESTROY_OWNER = `
 local ended = 0
 for _, index in ipairs(KEYS) do
@@ -84,10 +87,42 @@ for _, index in ipairs(KEYS) do
   local ids = {}
   if kind == 'zset' then ids = redis.call('ZRANGE', index, 0, -1)
   elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
-  for _, id in ipairs(ids) do ended = ended + redis.call('DEL', ARGV[1] .. id) end
+  local keptScore = false
+  for _, id in ipairs(ids) do
+    if id == ARGV[2] then
+      if kind == 'zset' then keptScore = redis.call('ZSCORE', index, id) end
+    else
+      ended = ended + redis.call('DEL', ARGV[1] .. id)
+    end
+  end
   redis.call('DEL', index)
+  if keptScore then redis.call('ZADD', index, keptScore, ARGV[2]) end
 end
 return ended`
+
+/** The live sessions in every index named: id, record, expiry and last write or touch of each, flat. */
+const LIST_OWNER = `${NOW_MS}
+local seen = {}
+local found = {}
+for _, index in ipairs(KEYS) do
+  local kind = redis.call('TYPE', index).ok
+  local ids = {}
+  if kind == 'zset' then ids = redis.call('ZRANGEBYSCORE', index, now, '+inf')
+  elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      seen[id] = true
+      local fields = redis.call('HMGET', ARGV[1] .. id, 'd', 'e', 't')
+      if fields[1] then
+        table.insert(found, id)
+        table.insert(found, fields[1])
+        table.insert(found, fields[2] or '0')
+        table.insert(found, fields[3] or '0')
+      end
+    end
+  end
+end
+return found`
 
 interface SessionCommands {
   bffSessionCreate: (session: string, owner: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
@@ -95,7 +130,8 @@ interface SessionCommands {
   bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number | null>
   bffSessionTouch: (session: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number>
   bffSessionDestroy: (session: string, id: string, ownerPrefix: string) => Promise<number>
-  bffSessionDestroyOwner: (indexCount: number, ...indexesThenSessionPrefix: string[]) => Promise<number>
+  bffSessionDestroyOwner: (indexCount: number, ...indexesThenArguments: string[]) => Promise<number>
+  bffSessionListOwner: (indexCount: number, ...indexesThenSessionPrefix: string[]) => Promise<string[]>
 }
 
 export interface RedisSessionStoreOptions {
@@ -137,6 +173,7 @@ export class RedisSessionStore implements SessionStore {
     redis.defineCommand('bffSessionTouch', { numberOfKeys: 1, lua: TOUCH })
     redis.defineCommand('bffSessionDestroy', { numberOfKeys: 1, lua: DESTROY })
     redis.defineCommand('bffSessionDestroyOwner', { lua: DESTROY_OWNER })
+    redis.defineCommand('bffSessionListOwner', { lua: LIST_OWNER })
   }
 
   async get (id: string): Promise<StoredSession | null> {
@@ -180,12 +217,31 @@ export class RedisSessionStore implements SessionStore {
    * with different first secrets write different indexes), and in the set that versions
    * before keyed indexes wrote, which lasts until their sessions have ended (SESSION_MAX_AGE).
    */
-  async destroyOwner (owner: string): Promise<number> {
-    const indexes = [
+  async destroyOwner (owner: string, exceptId = ''): Promise<number> {
+    const indexes = this.#ownerIndexes(owner)
+    return await this.#call(async () => await this.#redis.bffSessionDestroyOwner(indexes.length, ...indexes, this.#sessionPrefix, exceptId))
+  }
+
+  async listOwner (owner: string): Promise<OwnedSession[]> {
+    const indexes = this.#ownerIndexes(owner)
+    const flat = await this.#call(async () => await this.#redis.bffSessionListOwner(indexes.length, ...indexes, this.#sessionPrefix))
+    const sessions: OwnedSession[] = []
+    for (let index = 0; index + 3 < flat.length; index += 4) {
+      sessions.push({ id: flat[index] as string, data: flat[index + 1] as string, expiresAt: Number(flat[index + 2]), touchedAt: Number(flat[index + 3]) })
+    }
+    return sessions
+  }
+
+  /**
+   * The owner's index under every secret (during a rotation, instances with different first
+   * secrets write different indexes), and the set that versions before keyed indexes wrote,
+   * which lasts until their sessions have ended (SESSION_MAX_AGE).
+   */
+  #ownerIndexes (owner: string): string[] {
+    return [
       ...this.#ownerNameKeys.map((key) => this.#ownerPrefix + keyedName(key, owner)),
       this.#legacyOwnerPrefix + createHash('sha256').update(owner).digest('base64url').slice(0, 22)
     ]
-    return await this.#call(async () => await this.#redis.bffSessionDestroyOwner(indexes.length, ...indexes, this.#sessionPrefix))
   }
 
   async ping (): Promise<void> {

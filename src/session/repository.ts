@@ -86,8 +86,29 @@ export class SessionRepository {
     await this.store.destroy(id)
   }
 
-  async destroyOwner (record: SessionRecord): Promise<number> {
-    return await this.store.destroyOwner(ownerOf(record.user))
+  /** Ends every session of the record's user, but `exceptId` when given; answers how many ended. */
+  async destroyOwner (record: SessionRecord, exceptId?: string): Promise<number> {
+    return await this.store.destroyOwner(ownerOf(record.user), exceptId)
+  }
+
+  /** Ends every session of the user with this upstream id and, when known, this email (sessions without an id are keyed by email). */
+  async destroyUser (user: { id?: string, email?: string }): Promise<number> {
+    let ended = 0
+    if (user.id !== undefined) ended += await this.store.destroyOwner(ownerOf({ id: user.id, email: '' }))
+    if (user.email !== undefined) ended += await this.store.destroyOwner(ownerOf({ email: user.email }))
+    return ended
+  }
+
+  /** The live, readable sessions of the record's user. */
+  async listOwner (record: SessionRecord): Promise<Array<{ id: string, record: SessionRecord, touchedAt: number }>> {
+    const now = this.#now()
+    const sessions: Array<{ id: string, record: SessionRecord, touchedAt: number }> = []
+    for (const stored of await this.store.listOwner(ownerOf(record.user))) {
+      const plaintext = this.#cipher.decrypt(stored.data, stored.id)
+      const owned = plaintext === null ? null : parseRecord(plaintext)
+      if (owned !== null && this.absoluteExpiry(owned) > now) sessions.push({ id: stored.id, record: owned, touchedAt: stored.touchedAt })
+    }
+    return sessions
   }
 
   absoluteExpiry (record: SessionRecord): number {

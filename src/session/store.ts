@@ -11,6 +11,16 @@ export interface StoredSession {
   expiresAt: number
 }
 
+/** One of an owner's sessions, as the list of a user's sessions needs it. */
+export interface OwnedSession {
+  id: string
+  /** The encrypted session record. */
+  data: string
+  expiresAt: number
+  /** When it was created, last written or last touched (at most a minute behind its last use). */
+  touchedAt: number
+}
+
 export interface SessionStore {
   readonly kind: string
   get (id: string): Promise<StoredSession | null>
@@ -32,8 +42,10 @@ export interface SessionStore {
   /** Extends the lifetime without rewriting the record; false when the session is gone. */
   touch (id: string, ttlMs: number): Promise<boolean>
   destroy (id: string): Promise<void>
-  /** Ends every session of one owner; answers how many ended. */
-  destroyOwner (owner: string): Promise<number>
+  /** Ends every session of one owner (but `exceptId`, when given); answers how many ended. */
+  destroyOwner (owner: string, exceptId?: string): Promise<number>
+  /** The owner's live sessions, in no particular order. */
+  listOwner (owner: string): Promise<OwnedSession[]>
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping (): Promise<void>
   close (): Promise<void>

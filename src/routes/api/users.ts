@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
+import type { ActiveSession } from '../../plugins/session.js'
 import { sendUpstreamJson } from '../../proxy/send.js'
+import type { AfterSuccess } from '../../proxy/send.js'
 import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
 import { ownPasswordBody, userParams, userUpdateBody, usersQuery } from './schemas.js'
 
@@ -33,7 +35,16 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       response: { 200: upstreamAnswer, ...errors }
     }
   }, async (request, reply) => {
-    return await forwardJson(app, request, reply, 'PATCH', paths.ownPassword)
+    // A password change ends the user's other sessions (a stolen cookie must not survive it) and
+    // renews this one's id; the answer says how many ended.
+    return await forwardJson(app, request, reply, 'PATCH', paths.ownPassword, async () => {
+      const session = request.session as ActiveSession
+      const ended = await app.sessions.destroyOwner(session.record, session.id)
+      await reply.renewSession()
+      app.metrics.sessionsEnded('password_change', ended)
+      request.log.info({ userId: session.record.user.id, ended }, 'password changed: other sessions ended, this one renewed')
+      return { ended_sessions: ended }
+    })
   })
 
   app.patch<{ Params: { userId: string } }>('/users/:userId', {
@@ -46,11 +57,28 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       response: { 200: upstreamAnswer, ...errors }
     }
   }, async (request, reply) => {
-    return await forwardJson(app, request, reply, 'PATCH', paths.user(encodeURIComponent(request.params.userId)))
+    const change = request.body as { password?: unknown, email?: unknown, is_active?: unknown }
+    const endsSessions = change.password !== undefined || change.email !== undefined || change.is_active === false
+    return await forwardJson(app, request, reply, 'PATCH', paths.user(encodeURIComponent(request.params.userId)), endsSessions
+      ? async (answer) => await endTargetSessions(app, request, request.params.userId, answer)
+      : undefined)
   })
 }
 
-async function forwardJson (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, method: Dispatcher.HttpMethod, path: string): Promise<FastifyReply> {
+/**
+ * An admin changed a user's password or email, or deactivated them: every session of that user in
+ * the BFF ends, on every instance (sessions are owned by the user's id, or by the email when the
+ * tokens carried no id: both are ended). The admin's own session ends too when they changed themselves.
+ */
+async function endTargetSessions (app: FastifyInstance, request: FastifyRequest, userId: string, answer: unknown): Promise<Record<string, unknown>> {
+  const email = (answer as { email?: unknown } | null)?.email
+  const ended = await app.sessions.destroyUser({ id: userId, ...(typeof email === 'string' ? { email } : {}) })
+  app.metrics.sessionsEnded('admin_change', ended)
+  request.log.info({ userId: request.session?.record.user.id, targetUserId: userId, ended }, 'user changed by an admin: their sessions ended')
+  return { ended_sessions: ended }
+}
+
+async function forwardJson (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, method: Dispatcher.HttpMethod, path: string, afterSuccess?: AfterSuccess): Promise<FastifyReply> {
   const hasBody = method !== 'GET'
   const response = await app.forwarder.call(request, reply, {
     upstream: 'auth',
@@ -59,5 +87,5 @@ async function forwardJson (app: FastifyInstance, request: FastifyRequest, reply
     headers: hasBody ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
     body: hasBody ? { kind: 'kept', data: Buffer.from(JSON.stringify(request.body ?? {})) } : { kind: 'none' }
   })
-  return await sendUpstreamJson(reply, app.upstreams.auth, response)
+  return await sendUpstreamJson(reply, app.upstreams.auth, response, afterSuccess)
 }

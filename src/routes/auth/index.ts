@@ -5,6 +5,7 @@ import type { LoginRouteOptions } from './login.js'
 import logoutRoute from './logout.js'
 import refreshRoute from './refresh.js'
 import sessionRoute from './session.js'
+import sessionsRoutes from './sessions.js'
 import signupRoute from './signup.js'
 
 /** The session endpoints under /auth. */
@@ -16,5 +17,6 @@ export default async function authRoutes (app: FastifyInstance, options: LoginRo
   await app.register(loginRoute, { cookieSecure, defaultTokenLifetimeMs })
   await app.register(logoutRoute)
   await app.register(sessionRoute)
+  await app.register(sessionsRoutes)
   await app.register(refreshRoute)
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
+import { coarseAddress, describeDevice } from '../../session/client-info.js'
 import { parseTokenAnswer, tokenSubject } from '../../tokens/token-set.js'
 import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { loginBody, sessionSchema } from './schemas.js'
@@ -43,7 +44,8 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
 
     const subject = tokenSubject(tokens.authToken)
     const user = subject === undefined ? { email } : { id: subject, email }
-    const session = await reply.startSession({ user, tokens, createdAt: now })
+    const client = { device: describeDevice(request.headers['user-agent']), address: coarseAddress(request.ip) }
+    const session = await reply.startSession({ user, tokens, createdAt: now, client })
     request.log.info({ userId: user.id }, 'logged in')
     return { authenticated: true, user, expiresAt: new Date(session.expiresAt).toISOString() }
   })

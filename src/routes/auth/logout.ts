@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { logoutQuery } from './schemas.js'
 import { problemResponses } from '../responses.js'
 
-type Scope = 'session' | 'all'
+type Scope = 'session' | 'others' | 'all'
 
 /**
  * Ends the session server-side (or every session of the user with `?scope=all`) and clears the
@@ -22,25 +22,40 @@ export default async function logoutRoute (app: FastifyInstance): Promise<void> 
     attachValidation: true,
     schema: {
       tags: ['session'],
-      summary: 'Log out (this session, or every session of the user with ?scope=all); never refused for its query or body',
+      summary: 'Log out (this session; every other session of the user with ?scope=others; all of them with ?scope=all); never refused for its query or body',
       querystring: logoutQuery,
       response: { 204: { type: 'null', description: 'Logged out (also when there was no session)' }, ...problemResponses(403, 503) }
     }
   }, async (request, reply) => {
-    const record = request.session?.record
-    if (record !== undefined && scopeOf(request.query) === 'all') {
-      const ended = await app.sessions.destroyOwner(record)
-      request.log.info({ userId: record.user.id, ended }, 'logged out everywhere')
+    const session = request.session
+    const scope = scopeOf(request.query)
+    if (session !== undefined && scope === 'others') {
+      // Every session but this one: this one stays logged in (as DELETE /auth/sessions).
+      const ended = await app.sessions.destroyOwner(session.record, session.id)
+      app.metrics.sessionsEnded('logout_others', ended)
+      request.log.info({ userId: session.record.user.id, ended }, 'logged out everywhere else')
+      return await reply.code(204).send()
+    }
+    if (session !== undefined && scope === 'all') {
+      const ended = await app.sessions.destroyOwner(session.record)
+      app.metrics.sessionsEnded('logout_all', ended)
+      request.log.info({ userId: session.record.user.id, ended }, 'logged out everywhere')
+    } else if (session !== undefined) {
+      app.metrics.sessionsEnded('logout')
     }
     await reply.endSession()
-    if (record !== undefined) request.log.info({ userId: record.user.id }, 'logged out')
+    if (session !== undefined) request.log.info({ userId: session.record.user.id }, 'logged out')
     return await reply.code(204).send()
   })
 }
 
-/** The widest scope the query names (`scope=all` anywhere means all); anything else ends this session only. */
+/**
+ * The widest scope the query names (`scope=all` anywhere means all); `others` alone keeps this
+ * session; anything else ends this session only.
+ */
 function scopeOf (query: unknown): Scope {
   const scope = (query as { scope?: unknown } | null)?.scope
   const values = Array.isArray(scope) ? scope : [scope]
-  return values.includes('all') ? 'all' : 'session'
+  if (values.includes('all')) return 'all'
+  return values.length === 1 && values[0] === 'others' ? 'others' : 'session'
 }

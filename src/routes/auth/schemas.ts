@@ -45,9 +45,39 @@ export const loginBody = {
 export const logoutQuery = {
   type: 'object',
   properties: {
-    scope: { type: 'string', enum: ['session', 'all'], default: 'session' }
+    scope: { type: 'string', enum: ['session', 'others', 'all'], default: 'session', description: 'session: this one; others: every other session of the user (this one stays); all: every session of the user' }
   },
   additionalProperties: false
+} as const
+
+export const sessionListSchema = {
+  type: 'object',
+  properties: {
+    sessions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          handle: { type: 'string', description: 'Opaque; names the session in DELETE /auth/sessions/{handle}, useless as a cookie' },
+          createdAt: { type: 'string', format: 'date-time' },
+          lastSeenAt: { type: 'string', format: 'date-time', description: 'Last use, to about the minute' },
+          device: { type: 'string', description: 'From the User-Agent at log-in, e.g. "Firefox on Windows"' },
+          address: { type: 'string', description: 'The log-in address cut to its network (/24, /48)' },
+          current: { type: 'boolean', description: 'The session of this request' }
+        },
+        required: ['handle', 'createdAt', 'lastSeenAt', 'device', 'address', 'current']
+      }
+    }
+  },
+  required: ['sessions']
+} as const
+
+export const sessionHandleParams = {
+  type: 'object',
+  properties: {
+    handle: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }
+  },
+  required: ['handle']
 } as const
 
 export interface SignupBody {
