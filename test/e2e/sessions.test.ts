@@ -75,7 +75,7 @@ describe('the example page\'s "Your sessions" panel in Chromium', () => {
     expect(await other.innerText()).not.toContain('This device')
     for (const entry of await entries.all()) {
       const text = await entry.innerText()
-      expect(text).toContain('Linux')
+      expect(text).toContain('Chrome on Linux')
       expect(text).toContain('127.0.0.0/24')
       expect(text).toMatch(/signed in .+ · active just now/)
       // Both times are machine-readable <time> elements carrying the BFF's ISO strings.
