@@ -108,6 +108,8 @@ describe.each(stores)('the user\'s sessions, on %s', (_name, deploy) => {
     }
     expect(await works(b, laptop)).toBe(201)
     expect((await list(b, laptop)).map((session) => session.current)).toEqual([true])
+    const metrics = await call(a, 'GET', '/metrics')
+    expect(metrics.text).toMatch(/^ejento_bff_sessions_ended_total\{reason="revoked"\} 1$/m)
     // Revoking it again: it is gone.
     expect((await call(a, 'DELETE', `/auth/sessions/${phoneHandle}`, { cookie: laptop })).status).toBe(404)
   })
