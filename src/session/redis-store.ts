@@ -19,13 +19,21 @@ const NOW_MS = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
 
-const CREATE = `${NOW_MS}
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+/**
+ * Writes a new session hash and adds it to its owner's index, dropping the ids of ended sessions
+ * first. ARGV: record, owner name, TTL, expiry, id, index TTL.
+ */
+function newSession (session: string, index: string): string {
+  return `
+redis.call('DEL', ${session})
+redis.call('HSET', ${session}, 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
+redis.call('PEXPIRE', ${session}, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', ${index}, '-inf', '(' .. now)
+redis.call('ZADD', ${index}, now + tonumber(ARGV[3]), ARGV[5])
+redis.call('PEXPIRE', ${index}, ARGV[6])`
+}
+
+const CREATE = `${NOW_MS}${newSession('KEYS[1]', 'KEYS[2]')}
 return 1`
 
 /**
@@ -38,13 +46,7 @@ if successor then return successor end
 local previousOwner = redis.call('HGET', KEYS[1], 'o')
 redis.call('DEL', KEYS[1])
 if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
-redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. now)
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), ARGV[5])
-redis.call('PEXPIRE', KEYS[4], ARGV[6])
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])${newSession('KEYS[3]', 'KEYS[4]')}
 return 1`
 
 /** Moves the session's score in its owner's index to its new expiry (XX: never adds back an id a log-out removed). */

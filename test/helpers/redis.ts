@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -15,6 +14,7 @@ import type { Config } from '../../src/config/index.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { onCleanup, testConfig } from './app.js'
+import { freePort } from './ports.js'
 
 /**
  * Redis tests run against a real Redis (127.0.0.1:6379, or REDIS_TEST_URL). Without one they
@@ -149,14 +149,6 @@ export async function startOwnRedis (): Promise<OwnRedis> {
     await stop()
   })
   return { url: `redis://127.0.0.1:${port}`, port, stop, start, pause: () => { signal('SIGSTOP') }, resume: () => { signal('SIGCONT') } }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** One BFF instance listening on a real port (several can share one Redis and one simulator). */
