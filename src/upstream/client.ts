@@ -7,6 +7,7 @@ import { problems } from '../errors.js'
 import { decodedAnswer } from './content-encoding.js'
 import { isAbort, upstreamFailure } from './errors.js'
 import { discard, readUpTo } from './read-body.js'
+import { withRepeatedFieldsJoined } from './repeated-headers.js'
 
 export type UpstreamName = 'auth' | 'ejento'
 
@@ -118,7 +119,12 @@ export class UpstreamClient {
       throw failure
     }
     this.#observe?.(this.name, answer.statusCode, (performance.now() - started) / 1000)
-    return decodedAnswer(request.method, { statusCode: answer.statusCode, headers: answer.headers, body: answer.body }, this.label)
+    const answerHeaders = withRepeatedFieldsJoined(answer.headers)
+    if (answerHeaders === undefined) {
+      discard(answer.body)
+      throw problems.upstreamInvalidResponse(this.label, 'it has two different Content-Type headers')
+    }
+    return decodedAnswer(request.method, { statusCode: answer.statusCode, headers: answerHeaders, body: answer.body }, this.label)
   }
 
   /**
