@@ -247,3 +247,21 @@ describe('ids in the body of a response call', () => {
     expect(context.sim.requests.slice(before)).toEqual([])
   })
 })
+
+// The id pattern let `PATCH /api/users/refresh-access-token` reach the authentication server:
+// harmless where it routes by method, a token-issuing call where it does not.
+describe('regression: a user id never names a route beside /api/users/{id}', () => {
+  it.each(['refresh-access-token', 'signup', 'login', 'me', 'token', 'access-token', 'refresh-token'])('PATCH /api/users/%s is 400 and never reaches upstream', async (id) => {
+    const { send, upstreamCalls } = await listening(CASES[2] as Case)
+    const response = await send(id)
+    expect(response.statusCode).toBe(400)
+    expect((JSON.parse(response.body) as { code?: string }).code).toBe('validation_failed')
+    expect(upstreamCalls()).toEqual([])
+  })
+
+  it('an id that only contains such a word still passes', async () => {
+    const { send, upstreamCalls } = await listening(CASES[2] as Case)
+    await send('login-helper-7')
+    expect(upstreamCalls()).toEqual(['auth PATCH /api/users/login-helper-7'])
+  })
+})

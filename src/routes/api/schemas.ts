@@ -9,9 +9,16 @@ export const agentParams = {
   required: ['agentId']
 } as const
 
+/**
+ * A user id, but never a name the authentication server routes beside `/api/users/{id}`:
+ * `PATCH /api/users/refresh-access-token` must not reach a token-issuing path, even one that
+ * routes by method.
+ */
+export const SAFE_USER_ID = '^(?!(?:me|login|signup|token|access-token|refresh-token|refresh-access-token)$)[A-Za-z0-9_-]{1,64}$'
+
 export const userParams = {
   type: 'object',
-  properties: { userId: { type: 'string', pattern: SAFE_ID } },
+  properties: { userId: { type: 'string', pattern: SAFE_USER_ID } },
   required: ['userId']
 } as const
 
