@@ -28,10 +28,20 @@ export function cleanJson (log: FastifyBaseLogger, upstream: UpstreamName, bytes
     return safeBytes(log, upstream, bytes, secrets)
   }
   const { value, removed } = sanitised(parsed, upstream)
-  if (removed === 0) return safeBytes(log, upstream, bytes, secrets)
+  if (removed === 0) {
+    // A string may spell a credential with escapes (`\u0065yJ...`, `\/`) that the bytes do not
+    // show but any JSON reader decodes: then the parsed value, written plainly, is searched.
+    if (!bytes.includes(BACKSLASH)) return safeBytes(log, upstream, bytes, secrets)
+    const plain = withoutCredentials(Buffer.from(JSON.stringify(value)), secrets)
+    if (plain.removed === 0) return safeBytes(log, upstream, bytes, secrets)
+    log.warn({ upstream, removed: plain.removed }, 'credentials the call carried were cut out of the upstream answer')
+    return plain.bytes
+  }
   log.warn({ upstream, removed }, 'secret fields removed from a passthrough answer')
   return safeBytes(log, upstream, Buffer.from(JSON.stringify(value)), secrets)
 }
+
+const BACKSLASH = 0x5c
 
 /** Longest JSON line held back to be checked whole; a longer one passes on as it comes. */
 const MAX_JSON_LINE_BYTES = 1024 * 1024

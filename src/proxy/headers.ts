@@ -71,6 +71,32 @@ export function returnedResponseHeaders (headers: IncomingHttpHeaders): Record<s
 }
 
 /**
+ * Removes every header that holds a credential the call carried, as sent or percent-encoded:
+ * a redirect to another host that appends the token to its query, an ETag or a file name made
+ * of it. Answers the names removed. Bodies are searched the same way (sanitize.ts); headers
+ * are dropped whole, since a cut value (a Location) would mean something else.
+ */
+export function withholdEchoedCredentials (headers: Record<string, string>, secrets: readonly string[] | undefined): string[] {
+  // As in bodies, a credential shorter than this would match by chance.
+  const credentials = (secrets ?? []).filter((secret) => secret.length >= 8)
+  if (credentials.length === 0) return []
+  const withheld: string[] = []
+  for (const [name, value] of Object.entries(headers)) {
+    const readings = [value, percentDecoded(value)]
+    if (credentials.some((secret) => readings.some((reading) => reading.includes(secret)))) {
+      delete headers[name]
+      withheld.push(name)
+    }
+  }
+  return withheld
+}
+
+/** Each `%HH` as its character: credentials are ASCII, and a malformed escape elsewhere must not hide one. */
+function percentDecoded (value: string): string {
+  return value.includes('%') ? value.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))) : value
+}
+
+/**
  * An upstream `Location` as the browser should follow it. A redirect to either upstream's
  * host (absolute in any scheme, FastAPI behind TLS termination says `http://`, or a path
  * from the root, like FastAPI's trailing-slash 307) goes through that upstream's passthrough

@@ -7,7 +7,7 @@ import { discard, readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
 import { sanitised } from '../upstream/sanitize.js'
 import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
-import { returnedResponseHeaders } from './headers.js'
+import { returnedResponseHeaders, withholdEchoedCredentials } from './headers.js'
 
 /** What a route does once the upstream said yes (ends sessions, say); its fields join an object answer. */
 export type AfterSuccess = (answer: unknown) => Promise<Record<string, unknown> | undefined>
@@ -24,7 +24,7 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
   if (body === null && response.statusCode >= 400) {
     throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
   }
-  const { 'content-length': _length, 'content-type': _type, ...headers } = returnedResponseHeaders(response.headers)
+  const { 'content-length': _length, 'content-type': _type, ...headers } = headersForBrowser(reply, client.label, response)
   let answer = sanitised(body, client.name).value
   if (afterSuccess !== undefined && response.statusCode < 300) {
     const extra = await afterSuccess(answer)
@@ -36,6 +36,14 @@ export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamCli
     ? safeBytes(reply.log, client.name, Buffer.from(text), response.secrets)
     : text
   return await reply.code(response.statusCode).headers(headers).type('application/json; charset=utf-8').send(payload)
+}
+
+/** The upstream's headers the browser may see: the allowed ones, minus any holding a credential the call carried (logged, never the value). */
+function headersForBrowser (reply: FastifyReply, label: string, response: UpstreamResponse): Record<string, string> {
+  const headers = returnedResponseHeaders(response.headers)
+  const withheld = withholdEchoedCredentials(headers, response.secrets)
+  if (withheld.length > 0) reply.log.warn({ upstream: label, withheld }, 'answer headers holding a credential the call carried were withheld')
+  return headers
 }
 
 /**
@@ -61,7 +69,7 @@ function upstreamError (client: UpstreamClient, response: UpstreamResponse): Htt
  * away destroys the upstream body, which aborts the upstream call.
  */
 export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse): FastifyReply {
-  const headers = returnedResponseHeaders(response.headers)
+  const headers = headersForBrowser(reply, label, response)
   const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
   if (isEventStream) {
     delete headers['content-length']
@@ -135,7 +143,7 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   }
   // Larger than any token answer: pass it on unread, as it comes.
   if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, { ...response, body: Readable.from(resumed(head)) })
-  const { 'content-length': _length, ...headers } = returnedResponseHeaders(response.headers)
+  const { 'content-length': _length, ...headers } = headersForBrowser(reply, client.label, response)
   const cleaned = cleanJson(reply.log, client.name, Buffer.concat(head.chunks), response.secrets)
   return await reply.code(response.statusCode).headers(headers).send(cleaned)
 }
