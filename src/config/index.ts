@@ -109,11 +109,11 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
   const idleTimeoutMs = read('SESSION_IDLE_TIMEOUT', positive(parseDuration), 3_600_000)
   const maxAgeMs = read('SESSION_MAX_AGE', positive(parseDuration), 12 * 3_600_000)
   if (idleTimeoutMs > maxAgeMs) throw new ConfigError('SESSION_IDLE_TIMEOUT', 'must not be longer than SESSION_MAX_AGE')
-  const requestTimeoutMs = read('REQUEST_TIMEOUT', positive(parseDuration), 300_000)
-  const requestBodyTimeoutMs = read('REQUEST_BODY_TIMEOUT', positive(parseDuration), 30_000)
+  const requestTimeoutMs = read('REQUEST_TIMEOUT', timer(positive(parseDuration)), 300_000)
+  const requestBodyTimeoutMs = read('REQUEST_BODY_TIMEOUT', timer(positive(parseDuration)), 30_000)
   if (requestBodyTimeoutMs > requestTimeoutMs) throw new ConfigError('REQUEST_BODY_TIMEOUT', 'must not be longer than REQUEST_TIMEOUT')
-  const refreshTimeoutMs = read('REFRESH_TIMEOUT', positive(parseDuration), 10_000)
-  const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', positive(parseDuration), 60_000)
+  const refreshTimeoutMs = read('REFRESH_TIMEOUT', timer(positive(parseDuration)), 10_000)
+  const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', timer(positive(parseDuration)), 60_000)
   if (refreshCallLimitMs < refreshTimeoutMs) throw new ConfigError('REFRESH_CALL_LIMIT', 'must not be shorter than REFRESH_TIMEOUT')
 
   return {
@@ -122,18 +122,18 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     port: read('PORT', (value) => parseInteger(value, 0, 65_535), 3000),
     logLevel: read('LOG_LEVEL', parseLogLevel, 'info'),
     trustProxy: read('TRUST_PROXY', parseTrustProxy, false),
-    shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', parseDuration, 25_000),
+    shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', timer(parseDuration), 25_000),
     staticDir: read<string | undefined>('STATIC_DIR', parseDirectory, undefined),
     metricsToken: read<string | undefined>('METRICS_TOKEN', parseMetricsToken, undefined),
     upstreams: {
       // Demo mode overrides these with the simulator's addresses once it listens.
       authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),
       apiUrl: read('EJENTO_API_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_API_URL')),
-      subscriptionKey: read<string | undefined>('EJENTO_SUBSCRIPTION_KEY', (value) => value.trim(), undefined),
+      subscriptionKey: read<string | undefined>('EJENTO_SUBSCRIPTION_KEY', parseSubscriptionKey, undefined),
       pathProfile: read('EJENTO_PATH_PROFILE', parsePathProfile, 'guide'),
-      connectTimeoutMs: read('UPSTREAM_CONNECT_TIMEOUT', positive(parseDuration), 10_000),
-      headersTimeoutMs: read('UPSTREAM_HEADERS_TIMEOUT', positive(parseDuration), 60_000),
-      bodyTimeoutMs: read('UPSTREAM_BODY_TIMEOUT', positive(parseDuration), 300_000),
+      connectTimeoutMs: read('UPSTREAM_CONNECT_TIMEOUT', timer(positive(parseDuration)), 10_000),
+      headersTimeoutMs: read('UPSTREAM_HEADERS_TIMEOUT', timer(positive(parseDuration)), 60_000),
+      bodyTimeoutMs: read('UPSTREAM_BODY_TIMEOUT', timer(positive(parseDuration)), 300_000),
       connections: read('UPSTREAM_CONNECTIONS', (value) => parseInteger(value, 1, 100_000), 1024)
     },
     session: {
@@ -174,7 +174,7 @@ function readRedis (read: <T>(name: string, parse: (value: string) => T, fallbac
   return {
     url,
     keyPrefix: read('REDIS_KEY_PREFIX', parseKeyPrefix, 'ejento-bff:'),
-    refreshLockTtlMs: read('REFRESH_LOCK_TTL', positive(parseDuration), 5000)
+    refreshLockTtlMs: read('REFRESH_LOCK_TTL', timer(positive(parseDuration)), 5000)
   }
 }
 
@@ -213,6 +213,23 @@ function parseDirectory (value: string): string {
 /** First path segments that belong to the BFF itself; a served folder may not shadow them. */
 export const STATIC_RESERVED = ['auth', 'api', 'proxy', 'docs', 'metrics', 'healthz', 'readyz']
 
+/** The longest delay a Node.js timer holds (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms, with only a warning. */
+const LONGEST_TIMER_MS = 2_147_483_647
+
+/**
+ * A duration that becomes a timer. Past Node.js's longest, it is refused rather than fired at
+ * once: REFRESH_TIMEOUT=30d answered every refresh 504 at once (and REFRESH_CALL_LIMIT=30d
+ * aborted every refresh call, tokens perhaps already rotated), SHUTDOWN_GRACE_PERIOD=30d cut
+ * every stream the moment SIGTERM came.
+ */
+function timer (parse: (value: string) => number): (value: string) => number {
+  return (value) => {
+    const parsed = parse(value)
+    if (parsed > LONGEST_TIMER_MS) throw new Error(`must be at most 24d, the longest timer Node.js holds (got "${value}")`)
+    return parsed
+  }
+}
+
 function positive (parse: (value: string) => number): (value: string) => number {
   return (value) => {
     const parsed = parse(value)
@@ -250,6 +267,13 @@ function parsePathProfile (value: string): PathProfileName {
   const name = value.trim()
   if (!Object.hasOwn(PATH_PROFILES, name)) throw new Error(`must be one of ${Object.keys(PATH_PROFILES).join(', ')} (got "${value}")`)
   return name as PathProfileName
+}
+
+/** Sent as a header on every upstream call: a control character or space in it failed every call as "could not be reached". */
+function parseSubscriptionKey (value: string): string {
+  const key = value.trim()
+  if (!/^[\x21-\x7e]+$/.test(key)) throw new Error('must be printable ASCII without spaces or control characters')
+  return key
 }
 
 /** A scraper's bearer token: long enough not to be guessed, and nothing a header cannot carry. */
