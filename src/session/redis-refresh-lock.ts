@@ -123,6 +123,9 @@ export class RedisRefreshLock implements RefreshLock {
     try {
       await this.#redis.set(this.#announcementKey(key), `${this.#instance} ${fingerprint}`, 'PX', this.#announcementTtlMs)
     } catch (error) {
+      // A SET that timed out may still land, and nothing was spent: the heartbeat concludes it,
+      // or every other instance would wait for this live one (refresh_pending) for hours.
+      this.#unconcluded.add(key)
       throw redisUnavailable(error)
     }
   }

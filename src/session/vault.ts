@@ -131,49 +131,50 @@ export class TokenVault {
       }
       if (announced === 'dead') log.warn({ refresh: 'takeover' }, 'the instance that was refreshing this session is gone; trying the old token once')
       await lock.announce(sessionId, fingerprint)
-
-      const answer = await authApi.refresh(stale.authToken, requestId).catch(async (error: unknown) => {
-        // Nothing came back; whether the upstream spent the token is unknown. The announcement
-        // is concluded all the same: a later refresh with the old token is the only way to learn.
-        await lock.conclude(sessionId)
-        this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
-        throw error
-      })
-      // Any refusal ends the session: 401/403 (a dead token), 400 ("Inactive user"), 404 (a
-      // deleted user)... Only a busy or failing upstream (408, 429, 5xx) leaves it for a retry.
-      if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429) {
-        // Newer tokens may have landed meanwhile (another instance's late save): then nothing is lost.
-        const again = await sessions.load(sessionId)
-        if (again !== null && again.record.tokens.authToken !== stale.authToken) {
-          await lock.conclude(sessionId)
-          this.#report('reused', log, { upstreamStatus: answer.statusCode })
-          return again.record.tokens
+      // Concluded however the refresh ends (a failing store included), but for fresh tokens kept
+      // unsaved: while this instance holds those, others must wait for it.
+      let keptUnsaved = false
+      try {
+        const answer = await authApi.refresh(stale.authToken, requestId).catch((error: unknown) => {
+          // Nothing came back; whether the upstream spent the token is unknown. The announcement
+          // is concluded all the same: a later refresh with the old token is the only way to learn.
+          this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
+          throw error
+        })
+        // Any refusal ends the session: 401/403 (a dead token), 400 ("Inactive user"), 404 (a
+        // deleted user)... Only a busy or failing upstream (408, 429, 5xx) leaves it for a retry.
+        if (answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429) {
+          // Newer tokens may have landed meanwhile (another instance's late save): then nothing is lost.
+          const again = await sessions.load(sessionId)
+          if (again !== null && again.record.tokens.authToken !== stale.authToken) {
+            this.#report('reused', log, { upstreamStatus: answer.statusCode })
+            return again.record.tokens
+          }
+          await sessions.destroy(sessionId)
+          if (announced === 'dead') this.#report('lost', log, { upstreamStatus: answer.statusCode, reason: 'holder_died' })
+          else this.#report('refused', log, { upstreamStatus: answer.statusCode })
+          throw problems.sessionExpired()
         }
-        await sessions.destroy(sessionId)
-        await lock.conclude(sessionId)
-        if (announced === 'dead') this.#report('lost', log, { upstreamStatus: answer.statusCode, reason: 'holder_died' })
-        else this.#report('refused', log, { upstreamStatus: answer.statusCode })
-        throw problems.sessionExpired()
-      }
-      const fresh = answer.statusCode === 200 ? parseTokenAnswer(answer.body, Date.now(), this.#options.defaultTokenLifetimeMs) : null
-      if (fresh === null) {
-        await lock.conclude(sessionId)
-        this.#report('failed', log, { upstreamStatus: answer.statusCode })
-        throw answer.statusCode === 200
-          ? problems.upstreamInvalidResponse('authentication', 'refresh answered without both tokens')
-          : problems.upstreamError('authentication', answer.statusCode)
-      }
+        const fresh = answer.statusCode === 200 ? parseTokenAnswer(answer.body, Date.now(), this.#options.defaultTokenLifetimeMs) : null
+        if (fresh === null) {
+          this.#report('failed', log, { upstreamStatus: answer.statusCode })
+          throw answer.statusCode === 200
+            ? problems.upstreamInvalidResponse('authentication', 'refresh answered without both tokens')
+            : problems.upstreamError('authentication', answer.statusCode)
+        }
 
-      const saved = await this.#save(sessionId, loaded, fresh, stale, log)
-      if (saved === 'ended') {
-        await lock.conclude(sessionId)
-        // Only a log-out (or an expiry) can change the session while we hold its lock.
-        this.#report('failed', log, { reason: 'session_ended' })
-        throw problems.notAuthenticated()
+        const saved = await this.#save(sessionId, loaded, fresh, stale, log)
+        if (saved === 'ended') {
+          // Only a log-out (or an expiry) can change the session while we hold its lock.
+          this.#report('failed', log, { reason: 'session_ended' })
+          throw problems.notAuthenticated()
+        }
+        keptUnsaved = saved === 'kept'
+        this.#report('refreshed', log, keptUnsaved ? { saved: false } : {})
+        return fresh
+      } finally {
+        if (!keptUnsaved) await lock.conclude(sessionId)
       }
-      if (saved === 'saved') await lock.conclude(sessionId)
-      this.#report('refreshed', log, saved === 'kept' ? { saved: false } : {})
-      return fresh
     } finally {
       await release()
     }
