@@ -96,7 +96,8 @@ const ROUTES: RouteCase[] = [
     upstreamUrl: () => '/api/users/me/password',
     token: 'auth',
     status: 200,
-    check: (body) => { expect(body).toEqual({ message: 'Password updated successfully' }) }
+    // No other session of the user to end; this one was renewed.
+    check: (body) => { expect(body).toEqual({ message: 'Password updated successfully', ended_sessions: 0 }) }
   },
   {
     name: 'PATCH /api/users/:userId',
@@ -254,7 +255,7 @@ describe('PATCH /api/users/me/password', () => {
       payload: { current_password: DEMO.password, new_password: newPassword }
     })
     expect(response.statusCode).toBe(200)
-    expect(response.json()).toEqual({ message: 'Password updated successfully' })
+    expect(response.json()).toEqual({ message: 'Password updated successfully', ended_sessions: 0 })
     expect(response.body).not.toContain(newPassword)
 
     const old = await context.app.inject({ method: 'POST', url: '/auth/login', payload: DEMO })

@@ -53,7 +53,7 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   expect(loginAnswer.json()).toMatchObject({ authenticated: true, user: { email: USER.email } })
   const cookie = sessionCookie(loginAnswer, context.config) as string
   expect(cookie).toBeDefined()
-  const headers = { cookie }
+  let headers = { cookie }
 
   const session = await call({ method: 'GET', url: '/auth/session', headers })
   expect(session.json()).toMatchObject({ authenticated: true, user: { email: USER.email } })
@@ -109,10 +109,15 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   expect(bearerOf(listed.at(-1)?.headers.authorization)).toBe(newestToken(context, 'auth'))
   expect(kindOf(bearerOf(listed.at(-1)?.headers.authorization))).toBe('auth')
 
-  // 6. Change the own password.
+  // 6. Change the own password: the session gets a new id (a new cookie), the old one is dead.
   const password = await call({ method: 'PATCH', url: '/api/users/me/password', headers, payload: { current_password: USER.password, new_password: NEW_PASSWORD } })
   expect(password.statusCode, password.body).toBe(200)
-  expect(password.json()).toEqual({ message: 'Password updated successfully' })
+  expect(password.json()).toEqual({ message: 'Password updated successfully', ended_sessions: 0 })
+  const renewed = sessionCookie(password, context.config) as string
+  expect(renewed).toBeDefined()
+  expect(renewed).not.toBe(cookie)
+  expect((await call({ method: 'GET', url: '/auth/session', headers })).json()).toEqual({ authenticated: false })
+  headers = { cookie: renewed }
 
   // 7. Ask again on the same thread: the session still works.
   const again = await call({ method: 'POST', url: '/api/agents/1/responses', headers, payload: { user_query: 'And then?', chat_thread_id: threadId } })
