@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { answerClientError } from './client-errors.js'
+import { answerClientError, answerUnmetExpectation } from './client-errors.js'
+import { HttpProblem } from './errors.js'
 import type { Config } from './config/index.js'
 import { loggerOptions } from './logger.js'
 import authRateLimit from './plugins/auth-rate-limit.js'
@@ -59,7 +60,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     requestTimeout: config.security.requestTimeoutMs,
     http: {
       headersTimeout: Math.min(60_000, config.security.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.security.requestTimeoutMs / 10))
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.security.requestTimeoutMs / 10)),
+      // Node.js answers an HTTP/1.1 request without Host with an empty 400; the hook below, with problem JSON.
+      requireHostHeader: false
     },
     genReqId: requestIdFor,
     requestIdHeader: false,
@@ -88,6 +91,11 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(jsonBody, { maxDepth: JSON_MAX_DEPTH })
   await app.register(errorHandler)
   await app.register(requestId)
+  app.addHook('onRequest', async (request) => {
+    if ((request.headers.host ?? '') === '' && request.raw.httpVersion === '1.1') throw new HttpProblem(400, 'bad_request', 'An HTTP/1.1 request must have a Host header.')
+  })
+  // Node.js answers an Expect other than 100-continue with an empty 417 unless this is listened for.
+  app.server.on('checkExpectation', (request, response) => { answerUnmetExpectation(app.log, request, response) })
   await app.register(gracefulClose)
   await app.register(requestBodyTimeout, { idleMs: config.security.requestBodyTimeoutMs })
   await app.register(cacheControl)

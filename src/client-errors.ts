@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import { problemBody } from './errors.js'
@@ -40,6 +41,27 @@ export function answerClientError (log: FastifyBaseLogger, error: Error & { code
 export function answerStalledBody (socket: Socket, requestId: string, idleMs: number): void {
   if (socket.destroyed) return
   answerAndClose(socket, [408, 'Request Timeout', 'request_timeout', `The request body stopped arriving: nothing came for ${idleMs / 1000} s.`], requestId)
+}
+
+/**
+ * An `Expect` other than `100-continue`, which Node.js answers 417 with an empty body unless it
+ * is listened for: the same problem JSON as any refusal, and the connection closed (the body
+ * that may follow was never asked for).
+ */
+export function answerUnmetExpectation (log: FastifyBaseLogger, request: IncomingMessage, response: ServerResponse): void {
+  const id = randomUUID()
+  log.info({ reqId: id, code: 'expectation_failed' }, 'client error before routing')
+  const body = JSON.stringify(problemBody(417, 'expectation_failed', 'The only expectation supported is "Expect: 100-continue".'))
+  response.writeHead(417, {
+    ...SECURITY_HEADERS,
+    'content-type': 'application/problem+json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-request-id': id,
+    connection: 'close'
+  })
+  response.end(body)
+  request.resume()
 }
 
 /**
