@@ -48,6 +48,13 @@ class RecordingStore implements SessionStore {
     return await this.inner.replace(previousId, id, owner, data, ttlMs, successorTtlMs)
   }
 
+  async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
+    this.written.push({ op: 'renew', args: [previousId, expectedVersion, id, owner, data, ttlMs, successorTtlMs] })
+    return await this.inner.renew(previousId, expectedVersion, id, owner, data, ttlMs, successorTtlMs)
+  }
+
+  async successorOf (id: string): Promise<string | null> { return await this.inner.successorOf(id) }
+
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
     this.written.push({ op: 'update', args: [id, expectedVersion, data, ttlMs] })
     return await this.inner.update(id, expectedVersion, data, ttlMs)

@@ -34,7 +34,7 @@ declare module 'fastify' {
     startSession: (record: SessionRecord) => Promise<ActiveSession>
     /** Ends the request's session server-side, if any, and clears the cookie. */
     endSession: () => Promise<void>
-    /** Moves the request's session to a new id (a fresh cookie), ending the old id. */
+    /** Moves the request's session, as stored now, to a new id (a fresh cookie), ending the old id; a session that ended meanwhile stays ended. */
     renewSession: () => Promise<void>
     clearSessionCookie: () => FastifyReply
   }
@@ -45,7 +45,8 @@ declare module 'fastify' {
  * signed id (@fastify/cookie's signer: the first SESSION_SECRET signs, all verify), backed by
  * the encrypted, versioned session store. An ordinary request costs one HMAC and one store
  * read; it writes nothing (no rolling cookie; the idle timeout is extended at most once a
- * minute). A stale or forged cookie is cleared.
+ * minute). A stale or forged cookie is cleared (a second read, only then: whether a log-in or a
+ * renewal just moved its session to a new id, which the browser may already hold).
  *
  * A cookie keeps the signature it got at log-in for as long as it lives (SESSION_MAX_AGE at
  * most), and any instance that lists its secret accepts it. It is never re-signed: that could
@@ -104,10 +105,22 @@ export default fp(async function session (app: FastifyInstance, options: Session
     const current = this.request.session
     if (current === undefined) return
     const id = randomBytes(24).toString('base64url')
-    const renewed = { id, ...await app.sessions.create(id, current.record) }
+    // The stored record, not the request's copy: a refresh during the request stored newer tokens.
+    // The move is a compare-and-set, retried on a fresh read; a session ended meanwhile stays ended.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const latest = await app.sessions.load(current.id)
+      if (latest === null) break
+      const renewed = await app.sessions.renew(current.id, latest.version, id, latest.record)
+      if (renewed !== null) {
+        this.request.session = { id, ...renewed }
+        setSessionCookie(this, this.request.session)
+        return
+      }
+    }
+    // Over, or never still long enough to move: ended. The cookie is left for the next request to
+    // clear (the browser may hold a newer one by the time this answer arrives).
     await app.sessions.destroy(current.id)
-    this.request.session = renewed
-    setSessionCookie(this, renewed)
+    this.request.session = undefined
   })
   app.decorateReply('endSession', async function (this: FastifyReply) {
     const current = this.request.session
@@ -136,8 +149,10 @@ export default fp(async function session (app: FastifyInstance, options: Session
     if (value !== null) request.sessionCookieId = value
     const loaded = value !== null ? await app.sessions.load(value) : null
     if (loaded === null || value === null) {
-      // Forged, or its session is over: have the browser forget it.
-      reply.clearSessionCookie()
+      // Forged, or its session is over: have the browser forget it. Unless a log-in or a renewal
+      // moved it to a new id moments ago: this request left before the browser had the new
+      // cookie, and clearing now would erase that one.
+      if (value === null || !await app.sessions.wasReplaced(value)) reply.clearSessionCookie()
       return
     }
     const session: ActiveSession = { id: value, ...loaded }

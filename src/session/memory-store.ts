@@ -63,6 +63,18 @@ export class MemorySessionStore implements SessionStore {
     return { created: await this.create(id, owner, data, ttlMs) }
   }
 
+  async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
+    if (this.#live(previousId)?.version !== expectedVersion) return null
+    this.#remove(previousId)
+    this.#successors.set(previousId, { id, expiresAt: this.#now() + successorTtlMs })
+    return await this.create(id, owner, data, ttlMs)
+  }
+
+  async successorOf (id: string): Promise<string | null> {
+    const successor = this.#successors.get(id)
+    return successor !== undefined && successor.expiresAt > this.#now() ? successor.id : null
+  }
+
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
     const entry = this.#live(id)
     if (entry === undefined || entry.version !== expectedVersion) return null

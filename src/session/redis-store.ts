@@ -37,16 +37,28 @@ const CREATE = `${NOW_MS}${newSession('KEYS[1]', 'KEYS[2]')}
 return 1`
 
 /**
+ * Ends the previous session KEYS[1] (and its index entry) and records the new id as its
+ * successor in KEYS[2]. ARGV: as newSession's, then successor TTL, owner prefix, previous id.
+ */
+const MOVE_TO_SUCCESSOR = `
+local previousOwner = redis.call('HGET', KEYS[1], 'o')
+redis.call('DEL', KEYS[1])
+if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])`
+
+/**
  * KEYS: previous session, its successor record, new session, new owner index. Ends the previous
  * session (and its index entry) and creates the new one, unless another log-in got there first.
  */
 const REPLACE = `${NOW_MS}
 local successor = redis.call('GET', KEYS[2])
-if successor then return successor end
-local previousOwner = redis.call('HGET', KEYS[1], 'o')
-redis.call('DEL', KEYS[1])
-if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])${newSession('KEYS[3]', 'KEYS[4]')}
+if successor then return successor end${MOVE_TO_SUCCESSOR}${newSession('KEYS[3]', 'KEYS[4]')}
+return 1`
+
+/** As REPLACE, but only while the previous session is at version ARGV[10] (a renewal must not lose a write, nor revive a session). */
+const RENEW = `${NOW_MS}
+local version = redis.call('HGET', KEYS[1], 'v')
+if not version or tonumber(version) ~= tonumber(ARGV[10]) then return 0 end${MOVE_TO_SUCCESSOR}${newSession('KEYS[3]', 'KEYS[4]')}
 return 1`
 
 /** Moves the session's score in its owner's index to its new expiry (XX: never adds back an id a log-out removed). */
@@ -129,6 +141,7 @@ return found`
 interface SessionCommands {
   bffSessionCreate: (session: string, owner: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
   bffSessionReplace: (previous: string, successor: string, session: string, ownerIndex: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number, successorTtl: number, ownerPrefix: string, previousId: string) => Promise<number | string>
+  bffSessionRenew: (previous: string, successor: string, session: string, ownerIndex: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number, successorTtl: number, ownerPrefix: string, previousId: string, expectedVersion: number) => Promise<number>
   bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number | null>
   bffSessionTouch: (session: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number>
   bffSessionDestroy: (session: string, id: string, ownerPrefix: string) => Promise<number>
@@ -171,6 +184,7 @@ export class RedisSessionStore implements SessionStore {
     this.#redis = redis as Redis & SessionCommands
     redis.defineCommand('bffSessionCreate', { numberOfKeys: 2, lua: CREATE })
     redis.defineCommand('bffSessionReplace', { numberOfKeys: 4, lua: REPLACE })
+    redis.defineCommand('bffSessionRenew', { numberOfKeys: 4, lua: RENEW })
     redis.defineCommand('bffSessionUpdate', { numberOfKeys: 1, lua: UPDATE })
     redis.defineCommand('bffSessionTouch', { numberOfKeys: 1, lua: TOUCH })
     redis.defineCommand('bffSessionDestroy', { numberOfKeys: 1, lua: DESTROY })
@@ -199,6 +213,19 @@ export class RedisSessionStore implements SessionStore {
       data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs, successorTtlMs, this.#ownerPrefix, previousId
     ))
     return typeof answer === 'string' ? { successor: answer } : { created: 1 }
+  }
+
+  async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
+    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
+    const renewed = await this.#call(async () => await this.#redis.bffSessionRenew(
+      this.#sessionPrefix + previousId, this.#successorPrefix + previousId, this.#sessionPrefix + id, this.#ownerPrefix + ownerName,
+      data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs, successorTtlMs, this.#ownerPrefix, previousId, expectedVersion
+    ))
+    return renewed === 1 ? 1 : null
+  }
+
+  async successorOf (id: string): Promise<string | null> {
+    return await this.#call(async () => await this.#redis.get(this.#successorPrefix + id))
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {

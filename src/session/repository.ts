@@ -3,7 +3,10 @@ import { ownerOf, parseRecord, serialiseRecord } from './record.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
 
-/** How long a log-in's replacement of the browser's previous session is remembered: concurrent log-ins with that cookie join it. */
+/**
+ * How long a log-in's (or a renewal's) replacement of the browser's previous session is
+ * remembered: concurrent log-ins with that cookie join it, and requests with it keep the cookie.
+ */
 const SUCCESSOR_TTL_MS = 60_000
 
 export interface SessionLifetimes {
@@ -62,6 +65,21 @@ export class SessionRepository {
     const outcome = await this.store.replace(previousId, id, ownerOf(record.user), this.#cipher.encrypt(serialiseRecord(record), id), ttl, SUCCESSOR_TTL_MS)
     if ('successor' in outcome) return outcome
     return { record, version: outcome.created, expiresAt: this.#now() + ttl }
+  }
+
+  /**
+   * Moves session `previousId` (at `expectedVersion`) to the new id `id`, in one step; null when
+   * it was written meanwhile or is gone. The old id is remembered as replaced, as a log-in's is.
+   */
+  async renew (previousId: string, expectedVersion: number, id: string, record: SessionRecord): Promise<LoadedSession | null> {
+    const ttl = this.#ttl(record)
+    const version = await this.store.renew(previousId, expectedVersion, id, ownerOf(record.user), this.#cipher.encrypt(serialiseRecord(record), id), ttl, SUCCESSOR_TTL_MS)
+    return version === null ? null : { record, version, expiresAt: this.#now() + ttl }
+  }
+
+  /** Whether a log-in or a renewal moved session `id` to a new id moments ago. */
+  async wasReplaced (id: string): Promise<boolean> {
+    return await this.store.successorOf(id) !== null
   }
 
   /** Writes only over `expectedVersion`; null when the session changed meanwhile or is gone. */

@@ -35,6 +35,15 @@ export interface SessionStore {
    */
   replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }>
   /**
+   * Moves session `previousId` to the new id `id` (a renewal) in one atomic step, only while its
+   * version is still `expectedVersion`: ends it, records `id` as its successor for
+   * `successorTtlMs` (as a log-in does), and creates `id` with `data`. Answers the new version, or
+   * null when the session was written meanwhile or is gone.
+   */
+  renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null>
+  /** The id a log-in or a renewal moved session `id` to, while that is remembered; null otherwise. */
+  successorOf (id: string): Promise<string | null>
+  /**
    * Replaces the record only if its version is still `expectedVersion`.
    * Answers the new version, or null when another writer got there first or the session is gone.
    */
