@@ -109,10 +109,10 @@ export class SessionRepository {
     return await this.store.destroyOwner(ownerOf(record.user), exceptId)
   }
 
-  /** Ends every session of the user with this upstream id and, when known, this email (sessions without an id are keyed by email). */
-  async destroyUser (user: { id?: string, email?: string }): Promise<number> {
+  /** Ends every session of the user with these upstream ids (spellings of one id) and, when known, this email (sessions without an id are keyed by email). */
+  async destroyUser (user: { ids: readonly string[], email?: string }): Promise<number> {
     let ended = 0
-    if (user.id !== undefined) ended += await this.store.destroyOwner(ownerOf({ id: user.id, email: '' }))
+    for (const id of new Set(user.ids)) ended += await this.store.destroyOwner(ownerOf({ id, email: '' }))
     if (user.email !== undefined) ended += await this.store.destroyOwner(ownerOf({ email: user.email }))
     return ended
   }

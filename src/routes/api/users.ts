@@ -69,10 +69,13 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
  * An admin changed a user's password or email, or deactivated them: every session of that user in
  * the BFF ends, on every instance (sessions are owned by the user's id, or by the email when the
  * tokens carried no id: both are ended). The admin's own session ends too when they changed themselves.
+ * The id is also taken as the answer spells it, as the tokens' `sub` does: the path may name the
+ * same user otherwise (FastAPI reads an upper-case uuid, or 042 for 42).
  */
 async function endTargetSessions (app: FastifyInstance, request: FastifyRequest, userId: string, answer: unknown): Promise<Record<string, unknown>> {
-  const email = (answer as { email?: unknown } | null)?.email
-  const ended = await app.sessions.destroyUser({ id: userId, ...(typeof email === 'string' ? { email } : {}) })
+  const { id, email } = (answer ?? {}) as { id?: unknown, email?: unknown }
+  const ids = typeof id === 'string' || typeof id === 'number' ? [userId, String(id)] : [userId]
+  const ended = await app.sessions.destroyUser({ ids, ...(typeof email === 'string' ? { email } : {}) })
   app.metrics.sessionsEnded('admin_change', ended)
   request.log.info({ userId: request.session?.record.user.id, targetUserId: userId, ended }, 'user changed by an admin: their sessions ended')
   return { ended_sessions: ended }
