@@ -22,7 +22,8 @@ export interface TokenVaultPluginOptions {
 
 /**
  * The token vault (refresh, single-flight, fresh tokens kept through a store outage) and the
- * forwarder that calls upstreams with its tokens. On close, kept tokens get one last write.
+ * forwarder that calls upstreams with its tokens. On close, refreshes under way finish first,
+ * then kept tokens get one last write.
  */
 export default fp(async function tokenVault (app: FastifyInstance, options: TokenVaultPluginOptions) {
   const lock = options.lock ?? noRefreshLock
@@ -42,6 +43,10 @@ export default fp(async function tokenVault (app: FastifyInstance, options: Toke
     }
   })
   app.addHook('onClose', async () => {
+    // Refreshes nobody waits for any more still finish while Redis is open (this hook runs
+    // before the store's and the pools'): their answer holds the session's only working tokens,
+    // and their lock must be released, not left to lapse.
+    await vault.settled()
     await pending.flush()
     await lock.close()
   })

@@ -98,6 +98,14 @@ export class TokenVault {
     return await this.#waitFor(refresh)
   }
 
+  /**
+   * Resolves once every refresh under way has ended (each within REFRESH_CALL_LIMIT), its tokens
+   * stored or kept and its lock released: on shutdown, before the store and the pools close.
+   */
+  async settled (): Promise<void> {
+    await Promise.allSettled([...this.#inFlight.values()])
+  }
+
   async #waitFor (refresh: Promise<TokenSet>): Promise<TokenSet> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
