@@ -92,7 +92,8 @@ return 1`
 
 /**
  * Every index named (one per secret, and a legacy set); answers how many sessions ended. The
- * session ARGV[2] (when not empty) is kept, and so is its entry in the index.
+ * session ARGV[2] (when not empty) is kept, and so is its entry in its index (zset or legacy
+ * set), with the index's expiry: a later log-out everywhere must still find it.
  */
 const DESTROY_OWNER = `
 local ended = 0
@@ -101,16 +102,20 @@ for _, index in ipairs(KEYS) do
   local ids = {}
   if kind == 'zset' then ids = redis.call('ZRANGE', index, 0, -1)
   elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
-  local keptScore = false
+  local kept = false
   for _, id in ipairs(ids) do
     if id == ARGV[2] then
-      if kind == 'zset' then keptScore = redis.call('ZSCORE', index, id) end
+      kept = kind == 'zset' and redis.call('ZSCORE', index, id) or true
     else
       ended = ended + redis.call('DEL', ARGV[1] .. id)
     end
   end
+  local ttl = redis.call('PTTL', index)
   redis.call('DEL', index)
-  if keptScore then redis.call('ZADD', index, keptScore, ARGV[2]) end
+  if kept then
+    if kind == 'zset' then redis.call('ZADD', index, kept, ARGV[2]) else redis.call('SADD', index, ARGV[2]) end
+    if ttl > 0 then redis.call('PEXPIRE', index, ttl) end
+  end
 end
 return ended`
 
