@@ -8,7 +8,7 @@ const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.
  * that no service prefix (`/auth-service/api/v1/...`) and no shared host (both upstream URLs
  * on one gateway, reachable through either passthrough) gets around the refusal.
  */
-const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token)(?:\/|$)/i
+const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token|verify-otp)(?:\/|$)/i
 
 /**
  * Why a passthrough path may not be called, or undefined when it may, for one reading of

@@ -54,7 +54,9 @@ const v2: PathProfile = {
     ownPassword: '/auth-service/api/v2/users/me/password',
     tokenIssuing: [
       /^\/auth-service\/api\/v2\/login(?:\/|$)/i,
-      /^\/auth-service\/api\/v2\/users\/refresh-access-token(?:\/|$)/i
+      /^\/auth-service\/api\/v2\/users\/refresh-access-token(?:\/|$)/i,
+      // Passwordless log-in: the one-time code is traded for both tokens.
+      /^\/auth-service\/api\/v2\/users\/verify-otp(?:\/|$)/i
     ]
   },
   api: {
