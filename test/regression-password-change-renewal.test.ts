@@ -15,6 +15,8 @@ import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js'
  * 2. brought back, under a new id, a session revoked while its password change was in flight;
  * 3. left no trace of the old id, so a request the browser had sent with it just before the
  *    new cookie arrived answered with a cleared cookie, which erased the new one.
+ * And once the renewal was a compare-and-set: a second change sent with the same cookie ended
+ * the first one's renewed session as "another session", then found its own gone.
  * On the compiled server: the in-process store, and two instances on Redis.
  */
 
@@ -136,6 +138,23 @@ describe.each(deployments)('regression: renewing the session id at a password ch
     }
     const fresh = await logIn(b, { email: user.email, password: 'second-password-2' })
     expect((await send(a, 'GET', '/auth/sessions', { cookie: fresh })).json.sessions).toHaveLength(1)
+  })
+
+  it('two changes sent at once with one cookie (a double click, both accepted upstream) leave that browser logged in', { timeout: 60_000 }, async () => {
+    const { sim, a, b } = await deploy()
+    const user = await newUser(a)
+    const cookie = await logIn(a, user)
+    const elsewhere = await logIn(b, user)
+    sim.inject({ upstream: 'auth', method: 'PATCH', path: OWN_PASSWORD, status: 200, body: { message: 'Password updated successfully' }, delayMs: 500, times: 2 })
+
+    const answers = await Promise.all([changePassword(a, cookie, user), changePassword(b, cookie, user)])
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200])
+    // One of them moved the session; the other found it moved and kept it: whichever answer the
+    // browser applies last, it holds a working cookie.
+    const set = answers.map(cookieSet).filter((value) => value !== undefined)
+    expect(set).toHaveLength(1)
+    expect((await send(b, 'GET', '/auth/session', { cookie: set[0] as string })).json).toMatchObject({ authenticated: true })
+    for (const old of [cookie, elsewhere]) expect((await send(a, 'GET', '/auth/session', { cookie: old })).json).toEqual({ authenticated: false })
   })
 
   it('a request sent with the old cookie and answered after the renewal does not clear the new cookie', { timeout: 60_000 }, async () => {

@@ -152,7 +152,7 @@ export default fp(async function session (app: FastifyInstance, options: Session
       // Forged, or its session is over: have the browser forget it. Unless a log-in or a renewal
       // moved it to a new id moments ago: this request left before the browser had the new
       // cookie, and clearing now would erase that one.
-      if (value === null || !await app.sessions.wasReplaced(value)) reply.clearSessionCookie()
+      if (value === null || await app.sessions.successorOf(value) === null) reply.clearSessionCookie()
       return
     }
     const session: ActiveSession = { id: value, ...loaded }

@@ -77,9 +77,9 @@ export class SessionRepository {
     return version === null ? null : { record, version, expiresAt: this.#now() + ttl }
   }
 
-  /** Whether a log-in or a renewal moved session `id` to a new id moments ago. */
-  async wasReplaced (id: string): Promise<boolean> {
-    return await this.store.successorOf(id) !== null
+  /** The id a log-in or a renewal moved session `id` to moments ago, or null. */
+  async successorOf (id: string): Promise<string | null> {
+    return await this.store.successorOf(id)
   }
 
   /** Writes only over `expectedVersion`; null when the session changed meanwhile or is gone. */

@@ -36,11 +36,13 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     }
   }, async (request, reply) => {
     // A password change ends the user's other sessions (a stolen cookie must not survive it) and
-    // renews this one's id; the answer says how many ended.
+    // renews this one's id; the answer says how many ended. Renewed first: a second change sent
+    // with the same cookie (a double click) then finds where this session moved, and keeps it.
     return await forwardJson(app, request, reply, 'PATCH', paths.ownPassword, async () => {
       const session = request.session as ActiveSession
-      const ended = await app.sessions.destroyOwner(session.record, session.id)
       await reply.renewSession()
+      const kept = request.session?.id ?? await app.sessions.successorOf(session.id) ?? undefined
+      const ended = await app.sessions.destroyOwner(session.record, kept)
       app.metrics.sessionsEnded('password_change', ended)
       request.log.info({ userId: session.record.user.id, ended }, 'password changed: other sessions ended, this one renewed')
       return { ended_sessions: ended }
