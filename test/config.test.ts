@@ -102,6 +102,12 @@ describe('loadConfig: upstream URLs', () => {
     expectRefused({ EJENTO_API_URL: value }, 'EJENTO_API_URL')
   })
 
+  // The unparseable URL was quoted in the error line, password and all.
+  it('regression: never echoes an unparseable URL, which may carry a password', () => {
+    const error = expectRefused({ EJENTO_AUTH_URL: 'https://user:hunter2-secret@auth.example.test:99999' }, 'EJENTO_AUTH_URL')
+    expect(error.message).not.toContain('hunter2-secret')
+  })
+
   it('keeps a subscription key when given', () => {
     expect(load({ EJENTO_SUBSCRIPTION_KEY: ' gateway-key ' }).upstreams.subscriptionKey).toBe('gateway-key')
   })

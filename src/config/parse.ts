@@ -42,7 +42,8 @@ export function parseBaseUrl (value: string): URL {
   try {
     url = new URL(value.trim())
   } catch {
-    throw new Error(`must be an absolute http or https URL (got "${value}")`)
+    // Not echoed: an unparseable URL may still carry a password.
+    throw new Error('must be an absolute http or https URL')
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must use http or https (got "${url.protocol}")`)
   if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')

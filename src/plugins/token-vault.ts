@@ -27,7 +27,14 @@ export interface TokenVaultPluginOptions {
  */
 export default fp(async function tokenVault (app: FastifyInstance, options: TokenVaultPluginOptions) {
   const lock = options.lock ?? noRefreshLock
-  const pending = new PendingTokens({ sessions: app.sessions, onSettled: (_sessionId, how) => { if (how === 'saved') app.metrics.refreshOutcome('saved_late') } })
+  const pending = new PendingTokens({
+    sessions: app.sessions,
+    onSettled: (sessionId, how) => {
+      if (how === 'saved') app.metrics.refreshOutcome('saved_late')
+      // However they ended, the kept tokens no longer make other instances wait (refresh_pending).
+      lock.conclude(sessionId).catch(() => {})
+    }
+  })
   app.metrics.watchPendingTokens(() => pending.size)
   const vault = new TokenVault({
     sessions: app.sessions,
