@@ -171,6 +171,12 @@ describe('tokenSubject', () => {
     expect(tokenSubject('opaque-token')).toBeUndefined()
     expect(tokenSubject('a.b.c')).toBeUndefined()
   })
+
+  // Every user with `sub: ""` shared one owner key: they could list and end each other's sessions.
+  it('regression: answers undefined for an empty or blank sub', () => {
+    expect(tokenSubject(jwt({ sub: '', exp: EXP }))).toBeUndefined()
+    expect(tokenSubject(jwt({ sub: '  ', exp: EXP }))).toBeUndefined()
+  })
 })
 
 describe('needsRefresh', () => {

@@ -15,9 +15,19 @@ const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-
  * it (see `forbiddenInAnyReading` in path.ts). Log-in and refresh answer with tokens, which must never reach
  * a browser; sign-up has its own rate-limited route.
  */
-export function forbiddenPassthroughPath (reading: string): string | undefined {
+export function forbiddenPassthroughPath (reading: string, method = 'GET'): string | undefined {
   if (TOKEN_ISSUING.some((pattern) => pattern.test(reading)) || FORBIDDEN_SEGMENTS.test(reading)) {
     return 'Log-in, token and sign-up paths cannot be called through the passthrough; use /auth/login, /auth/refresh and /auth/signup.'
   }
+  if ((method === 'PATCH' || method === 'PUT') && USER_CHANGE.test(reading)) {
+    return 'A password or user change goes through PATCH /api/users/me/password or PATCH /api/users/{userId}, which end the sessions the change must end.'
+  }
   return undefined
 }
+
+/**
+ * `/users/me/password` and `/users/{id}` (under any prefix): a change there must end sessions
+ * (issue 11), which only the named routes do; through the passthrough it would leave a stolen
+ * cookie or a deactivated user's sessions alive.
+ */
+const USER_CHANGE = /(?:^|\/)users\/(?:me\/password|[^/]+)\/?$/i

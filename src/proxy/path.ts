@@ -12,9 +12,10 @@ const DECODINGS = 3
  * - only RFC 3986 characters (400 `unsafe_path`), see `isSafeTarget`;
  * - no segment that is empty or a dot segment (`..`, also `..;x` or `...`), or holds a slash,
  *   backslash or control character, after any of its percent-decodings (400 `unsafe_path`);
- * - no log-in, token or sign-up path however an upstream might read it (403 `path_forbidden`).
+ * - no log-in, token or sign-up path however an upstream might read it, and no change of a
+ *   password or a user, which must end sessions (403 `path_forbidden`).
  */
-export function passthroughTarget (rawUrl: string, prefix: string): string {
+export function passthroughTarget (rawUrl: string, prefix: string, method = 'GET'): string {
   const originForm = withoutOrigin(rawUrl)
   if (originForm === undefined || !originForm.startsWith(`${prefix}/`)) throw unsafeTarget()
   const target = originForm.slice(prefix.length)
@@ -22,7 +23,7 @@ export function passthroughTarget (rawUrl: string, prefix: string): string {
   const queryAt = target.indexOf('?')
   const path = queryAt === -1 ? target : target.slice(0, queryAt)
   checkSegments(path)
-  const forbidden = forbiddenInAnyReading(path)
+  const forbidden = forbiddenInAnyReading(path, method)
   if (forbidden !== undefined) throw new HttpProblem(403, 'path_forbidden', forbidden)
   return target
 }
@@ -144,14 +145,14 @@ function hasNonAscii (text: string): boolean {
  * (servers that fold fullwidth letters, or compare case-insensitively: `ſ` and `ı`
  * upper-case to S and I). Undefined when no reading is forbidden.
  */
-function forbiddenInAnyReading (path: string): string | undefined {
+function forbiddenInAnyReading (path: string, method: string): string | undefined {
   let decoded = path
   for (let round = 0; ; round++) {
     const forms = hasNonAscii(decoded) ? [decoded, decoded.normalize('NFKC'), decoded.normalize('NFKC').toUpperCase()] : [decoded]
     for (const form of forms) {
       // The lenient reading names every token path the exact one does (no token segment has a
       // `;` or a trailing dot to lose), unless a decoded `?` or `#` cut off the segments after it.
-      const forbidden = forbiddenPassthroughPath(lenientPath(form)) ?? (/[?#]/.test(form) ? forbiddenPassthroughPath(form) : undefined)
+      const forbidden = forbiddenPassthroughPath(lenientPath(form), method) ?? (/[?#]/.test(form) ? forbiddenPassthroughPath(form, method) : undefined)
       if (forbidden !== undefined) return forbidden
     }
     if (round === DECODINGS || !decoded.includes('%')) return undefined

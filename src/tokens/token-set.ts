@@ -37,7 +37,9 @@ export function parseTokenAnswer (body: unknown, now: number, defaultLifetimeMs:
 
 /** The upstream's id for the user a token was issued to, when the token says. */
 export function tokenSubject (token: string): string | undefined {
-  return readJwtClaims(token)?.sub
+  const subject = readJwtClaims(token)?.sub
+  // An empty `sub` names nobody: such users would otherwise share one owner key (their sessions listed together).
+  return typeof subject === 'string' && subject.trim() !== '' ? subject : undefined
 }
 
 function isToken (value: unknown): value is string {

@@ -1,4 +1,4 @@
-import { spawnServer } from './processes.js'
+import { spawnServer, waitFor } from './processes.js'
 import type { ServerProcess } from './processes.js'
 import { DEMO } from './app.js'
 import type { CleanupScope } from './app.js'
@@ -22,7 +22,10 @@ export async function startRealServer (upstreams: { authUrl: string, apiUrl: str
     COOKIE_SECURE: 'false',
     ...env
   }, cleanup)
-  return { ...server, base: await server.listening() }
+  const base = await server.listening()
+  // With Redis, listening comes before the connection: the first request could get 503.
+  if (env.REDIS_URL !== undefined) await waitFor(async () => await fetch(`${base}/readyz`).then((answer) => answer.status === 200, () => false), 15_000, 100)
+  return { ...server, base }
 }
 
 /** Logs in over the socket; answers the `name=value` cookie pair to send next. */

@@ -41,7 +41,7 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
 
 async function passthrough (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, prefix: string, upstream: UpstreamName, limits: BodyLimits): Promise<FastifyReply> {
   // Checked and forwarded as one string: the upstream receives exactly what was checked.
-  const target = passthroughTarget(request.raw.url ?? '/', prefix)
+  const target = passthroughTarget(request.raw.url ?? '/', prefix, request.method)
 
   const body = await captureBody(request.raw, limits)
   const headers = forwardedRequestHeaders(request.headers, { withBodyHeaders: body.kind !== 'none' })
