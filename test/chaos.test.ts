@@ -11,7 +11,7 @@ import { describeWithRedisServer } from './helpers/redis.js'
  * redis-server of the run's own and a strictly rotating simulator, four browsers calling
  * throughout, one phase per fault. About a minute on a small machine; every wait inside is bounded.
  */
-describeWithRedisServer('chaos: no session lost to a slow refresh, a Redis pause or log-in/log-out races', () => {
+describeWithRedisServer('chaos: no session lost to a slow refresh, a Redis pause or outage, or log-in/log-out races', () => {
   it('loses no session outside the kill phase, whose losses it reports', async () => {
     const report = await runChaos({
       server: inject('compiledServer'),
@@ -19,10 +19,10 @@ describeWithRedisServer('chaos: no session lost to a slow refresh, a Redis pause
       browsers: 4,
       phases: [...PHASES],
       phaseSeconds: 6,
-      refreshTimeoutMs: 1000,
-      slowRefreshMs: 2500,
+      refreshTimeoutMs: 2000,
+      slowRefreshMs: 3500,
       // Past the 5 s for which fresh tokens used to be retried into an unavailable store.
-      redisPauseSeconds: 8,
+      redisSeconds: 8,
       kills: 1,
       raceRounds: 3,
       tokenTtlSeconds: 30,
@@ -39,13 +39,14 @@ describeWithRedisServer('chaos: no session lost to a slow refresh, a Redis pause
     const kill = phase('kill')
     console.log(`kill phase (reported, not asserted): ${kill.lost} session(s) lost, ${kill.refreshesUnderFault} refresh call(s) at the upstream when their instance was killed`)
 
-    // Each fault was real: callers outwaited by refreshes, refresh answers arriving into a frozen Redis.
+    // Each fault was real: callers outwaited by refreshes, refresh answers arriving into a frozen or absent Redis.
     expect(phase('slow-refresh').refreshesUnderFault).toBeGreaterThan(0)
     expect(phase('slow-refresh').transient['504 upstream_timeout']).toBeGreaterThan(0)
     expect(phase('redis-pause').refreshesUnderFault).toBeGreaterThan(0)
+    expect(phase('redis-down').refreshesUnderFault).toBeGreaterThan(0)
     expect(phase('logout-races').logins).toBeGreaterThan(0)
 
-    for (const name of ['warm-up', 'slow-refresh', 'redis-pause', 'logout-races']) {
+    for (const name of ['warm-up', 'slow-refresh', 'redis-pause', 'redis-down', 'logout-races']) {
       expect({ phase: name, lost: phase(name).lost, orphans: phase(name).orphans, losses: report.losses.filter((loss) => loss.phase === name) })
         .toEqual({ phase: name, lost: 0, orphans: 0, losses: [] })
     }

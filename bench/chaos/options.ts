@@ -7,7 +7,7 @@ type Env = Record<string, string | undefined>
 
 /** The chaos run's parameters from CHAOS_* variables (every one optional; see README, "Chaos run"). */
 export function chaosOptionsFromEnv (env: Env, server: string): ChaosOptions {
-  const refreshTimeoutMs = integer(env, 'CHAOS_REFRESH_TIMEOUT_MS', 1000)
+  const refreshTimeoutMs = integer(env, 'CHAOS_REFRESH_TIMEOUT_MS', 2000)
   return {
     server,
     instances: integer(env, 'CHAOS_INSTANCES', 3, 2),
@@ -16,10 +16,10 @@ export function chaosOptionsFromEnv (env: Env, server: string): ChaosOptions {
     phaseSeconds: integer(env, 'CHAOS_SECONDS', 20),
     refreshTimeoutMs,
     slowRefreshMs: integer(env, 'CHAOS_SLOW_REFRESH_MS', refreshTimeoutMs + 1500),
-    redisPauseSeconds: integer(env, 'CHAOS_REDIS_PAUSE_SECONDS', 8),
+    redisSeconds: integer(env, 'CHAOS_REDIS_SECONDS', 8),
     kills: integer(env, 'CHAOS_KILLS', 5, 0),
     raceRounds: integer(env, 'CHAOS_RACE_ROUNDS', 10, 0),
-    // Long enough that no session's tokens run out while Redis is paused (a refresh needs Redis).
+    // Long enough that no session's tokens run out while Redis is away (a refresh needs Redis).
     tokenTtlSeconds: integer(env, 'CHAOS_TOKEN_TTL', 30, 10),
     seed: seed(env)
   }

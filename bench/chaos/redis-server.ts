@@ -7,38 +7,54 @@ import { join } from 'node:path'
 import { killOnExit } from './children.js'
 import { freePort } from './ports.js'
 
-/** A redis-server of the chaos run's own: the shared one on 6379 is never paused. */
+/** A redis-server of the chaos run's own: the shared one on 6379 is never paused or killed. */
 export interface ChaosRedis {
   url: string
-  /** Freezes the server (SIGSTOP): connections stay open and every command hangs, as on a stalled host. */
+  /** Freezes the server (SIGSTOP): connections stay open, commands wait in them and run on `resume`. */
   pause: () => void
   resume: () => void
+  /** Kills the server (SIGKILL): connections drop, every command fails at once until `up`. */
+  down: () => Promise<void>
+  /** Starts it again on the same port, with what it had written (append-only file, synced on every write). */
+  up: () => Promise<void>
   stop: () => Promise<void>
 }
 
-/** Starts redis-server on a free loopback port, without persistence (the run is thrown away). */
+/** Starts redis-server on a free loopback port, persisting like a production Redis should (AOF). */
 export async function startChaosRedis (): Promise<ChaosRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'bff-chaos-redis-'))
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  killOnExit(server)
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()))
-  server.once('error', () => {})
-  if (!await answersPing(port, server, 10_000)) {
+  let server: ChildProcess | undefined
+  let exited: Promise<void> = Promise.resolve()
+  const up = async (): Promise<void> => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' })
+    killOnExit(child)
+    child.once('error', () => {})
+    exited = new Promise((resolve) => child.once('exit', () => resolve()))
+    server = child
+    if (!await answersPing(port, child, 10_000)) throw new Error(`redis-server did not start on port ${port} (is redis-server installed?)`)
+  }
+  const down = async (): Promise<void> => {
+    if (server === undefined || server.exitCode !== null || server.signalCode !== null) return
+    server.kill('SIGCONT')
     server.kill('SIGKILL')
+    await exited
+  }
+  try {
+    await up()
+  } catch (error) {
+    await down()
     await rm(dir, { recursive: true, force: true })
-    throw new Error(`redis-server did not start on port ${port} (is redis-server installed?)`)
+    throw error
   }
   return {
     url: `redis://127.0.0.1:${port}`,
-    pause: () => { server.kill('SIGSTOP') },
-    resume: () => { server.kill('SIGCONT') },
+    pause: () => { server?.kill('SIGSTOP') },
+    resume: () => { server?.kill('SIGCONT') },
+    down,
+    up,
     stop: async () => {
-      if (server.exitCode === null && server.signalCode === null) {
-        server.kill('SIGCONT')
-        server.kill('SIGKILL')
-        await exited
-      }
+      await down()
       await rm(dir, { recursive: true, force: true })
     }
   }

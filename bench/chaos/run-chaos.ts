@@ -1,5 +1,5 @@
 import type { Loss, PhaseTally } from './ledger.js'
-import { REPORTED_ONLY, killMidRefresh, logoutRaces, redisPause, slowRefresh } from './phases.js'
+import { REPORTED_ONLY, killMidRefresh, logoutRaces, redisDown, redisPause, slowRefresh } from './phases.js'
 import type { PhaseName, PhaseOptions } from './phases.js'
 import { Traffic } from './traffic.js'
 import { World } from './world.js'
@@ -11,8 +11,6 @@ export interface ChaosOptions extends PhaseOptions {
   /** Background browsers (distinct users) making ordinary calls throughout. */
   browsers: number
   phases: PhaseName[]
-  /** The instances' REFRESH_TIMEOUT. */
-  refreshTimeoutMs: number
   tokenTtlSeconds: number
   seed: number
   /** Told when a phase starts (progress). */
@@ -34,6 +32,7 @@ export interface ChaosReport {
 const RUNS: Record<PhaseName, (world: World, options: PhaseOptions) => Promise<void>> = {
   'slow-refresh': slowRefresh,
   'redis-pause': redisPause,
+  'redis-down': redisDown,
   kill: killMidRefresh,
   'logout-races': logoutRaces
 }
