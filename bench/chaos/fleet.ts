@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { request } from 'undici'
-import { killOnExit } from './children.js'
+import { killOnExit, removeOnExit } from './on-exit.js'
 import { freePort } from './ports.js'
 
 const READY_WITHIN_MS = 60_000
@@ -114,10 +114,12 @@ export class BffInstance {
 export class Fleet {
   readonly instances: BffInstance[]
   readonly #cwd: string
+  readonly #forgetCwd: () => void
 
   private constructor (instances: BffInstance[], cwd: string) {
     this.instances = instances
     this.#cwd = cwd
+    this.#forgetCwd = removeOnExit(cwd)
   }
 
   static async start (server: string, count: number, env: Record<string, string>): Promise<Fleet> {
@@ -149,5 +151,6 @@ export class Fleet {
   async stop (): Promise<void> {
     await Promise.all(this.instances.map(async (instance) => { await instance.stop() }))
     await rm(this.#cwd, { recursive: true, force: true })
+    this.#forgetCwd()
   }
 }

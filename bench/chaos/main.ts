@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path'
 import { compiledServer } from './build.js'
+import { cleanUpOnSignals } from './on-exit.js'
 import { measureKills } from './kill-measure.js'
 import { chaosOptionsFromEnv, killMeasureOptionsFromEnv } from './options.js'
 import { formatChaosReport, formatKillMeasurement } from './report.js'
@@ -18,6 +19,7 @@ if (mode !== 'run' && mode !== 'measure-kills') {
   process.exit(2)
 }
 
+cleanUpOnSignals()
 const server = process.env.CHAOS_SERVER ?? compiledServer(resolve(process.env.CHAOS_SOURCE ?? ROOT))
 console.log(`server: ${server}`)
 

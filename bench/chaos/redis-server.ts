@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { killOnExit } from './children.js'
+import { killOnExit, removeOnExit } from './on-exit.js'
 import { freePort } from './ports.js'
 
 /** A redis-server of the chaos run's own: the shared one on 6379 is never paused or killed. */
@@ -24,6 +24,7 @@ export interface ChaosRedis {
 export async function startChaosRedis (): Promise<ChaosRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'bff-chaos-redis-'))
+  const forgetDir = removeOnExit(dir)
   let server: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
   const up = async (): Promise<void> => {
@@ -45,6 +46,7 @@ export async function startChaosRedis (): Promise<ChaosRedis> {
   } catch (error) {
     await down()
     await rm(dir, { recursive: true, force: true })
+    forgetDir()
     throw error
   }
   return {
@@ -56,6 +58,7 @@ export async function startChaosRedis (): Promise<ChaosRedis> {
     stop: async () => {
       await down()
       await rm(dir, { recursive: true, force: true })
+      forgetDir()
     }
   }
 }
