@@ -6,14 +6,15 @@ import { join, relative } from 'node:path'
 /**
  * The compiled server of the checkout at `root` (this repository, or an older commit's
  * worktree for a before/after figure): built with that checkout's own tsconfig into
- * `.tmp/chaos-dist/<hash of its sources>/`, once per version of the sources, whole before it
- * is renamed into place (several runs may build at once in one work tree).
+ * `.tmp/<folder>/<hash of its sources>/`, once per version of the sources, whole before it
+ * is renamed into place (several runs may build at once in one work tree). The chaos run and
+ * the tests' global setup (`.tmp/dist/`) both build this way.
  */
-export function compiledServer (root: string): string {
-  const target = join(root, '.tmp', 'chaos-dist', sourceHash(root))
+export function compiledServer (root: string, folder = 'chaos-dist'): string {
+  const target = join(root, '.tmp', folder, sourceHash(root))
   const server = join(target, 'server.js')
   if (existsSync(server)) return server
-  mkdirSync(join(root, '.tmp', 'chaos-dist'), { recursive: true })
+  mkdirSync(join(root, '.tmp', folder), { recursive: true })
   const partial = `${target}.partial-${process.pid}`
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   try {
