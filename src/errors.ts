@@ -72,5 +72,7 @@ export const problems = {
   upstreamUnavailable: (upstream: string, cause?: unknown) => new HttpProblem(502, 'upstream_unavailable', `The ${upstream} server could not be reached.`, { cause }),
   upstreamTimeout: (upstream: string, cause?: unknown) => new HttpProblem(504, 'upstream_timeout', `The ${upstream} server did not answer in time.`, { cause }),
   upstreamInvalidResponse: (upstream: string, why: string) => new HttpProblem(502, 'upstream_invalid_response', `The ${upstream} server sent an answer the BFF cannot use: ${why}.`),
-  upstreamError: (upstream: string, status: number) => new HttpProblem(502, 'upstream_error', `The ${upstream} server failed with status ${status}.`)
+  upstreamError: (upstream: string, status: number) => new HttpProblem(502, 'upstream_error', `The ${upstream} server failed with status ${status}.`),
+  /** The configured path profile's upstream has no such call: never a guessed path. */
+  notSupported: (profile: string, what: string) => new HttpProblem(501, 'not_supported', `The Ejento upstream of path profile "${profile}" has no call for ${what}; EJENTO_PATH_PROFILE=v2 (hosted Ejento) has it.`)
 }

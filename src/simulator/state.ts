@@ -8,6 +8,8 @@ export type TokenFormat = 'jwt' | 'jwt-without-exp' | 'opaque'
 export type UpstreamKind = 'auth' | 'api'
 
 export interface SimulatorSettings {
+  /** Which Ejento it plays: the API access guide's paths, or hosted Ejento's v2 API (envelopes, v2 streams, conversations, password-less and SSO log-in). */
+  profile: 'guide' | 'v2'
   /** Lifetime of auth-app tokens, in seconds. */
   authTokenTtl: number
   /** Lifetime of Ejento tokens, in seconds. */
@@ -102,6 +104,7 @@ const DEMO_AGENTS: Agent[] = [
 ]
 
 export const DEFAULT_SETTINGS: SimulatorSettings = {
+  profile: 'guide',
   authTokenTtl: 2 * 86_400,
   ejentoTokenTtl: 2 * 86_400,
   tokenFormat: 'jwt',

@@ -7,6 +7,7 @@ import type { Config } from '../../src/config/index.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { RecordedRequest, Simulator, SimulatorOptions } from '../../src/simulator/index.js'
+import type { TestProfile } from './profiles.js'
 
 export const DEMO = { email: 'demo@example.com', password: 'demo-password' }
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password' }
@@ -44,11 +45,14 @@ export function onFileCleanup (cleanup: () => Promise<void>): void {
 /** When something a test starts is closed: after the test (the default), or after the file. */
 export type CleanupScope = (cleanup: () => Promise<void>) => void
 
-/** A fresh simulator and a fresh app (built, not listening) wired to it. */
-export async function setup (options: { env?: Record<string, string>, sim?: SimulatorOptions, store?: SessionStore } = {}): Promise<TestContext> {
-  const sim = await startSimulator(options.sim)
+/**
+ * A fresh simulator and a fresh app (built, not listening) wired to it; with `profile`, both
+ * speak that Ejento path profile (the test's own `env` and `sim` options still win).
+ */
+export async function setup (options: { env?: Record<string, string>, sim?: SimulatorOptions, store?: SessionStore, profile?: TestProfile } = {}): Promise<TestContext> {
+  const sim = await startSimulator({ ...options.profile?.sim, ...options.sim })
   onCleanup(sim.close)
-  const config = testConfig(sim, options.env)
+  const config = testConfig(sim, { ...options.profile?.env, ...options.env })
   const logs: string[] = []
   const app = await buildApp({ config, logStream: { write: (line: string) => { logs.push(line) } }, ...(options.store === undefined ? {} : { store: options.store }) })
   onCleanup(async () => { await app.close() })
