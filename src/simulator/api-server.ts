@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto'
-import type { Server } from 'node:http'
 import { bearerToken, parseJsonObject, route, sendJson, sleep } from './http.js'
-import type { HandlerContext } from './http.js'
-import { createUpstreamServer } from './server.js'
+import type { HandlerContext, Route } from './http.js'
 import type { SimUser, SimulatorState } from './state.js'
 
 /**
  * The Ejento API server: agents, chat threads and agent responses, as JSON
  * (`{success, message, data}`) or as a server-sent-event stream.
  */
-export function createApiServer (state: SimulatorState): Server {
-  const routes = [
+export function guideApiRoutes (state: SimulatorState): Route[] {
+  return [
     route('GET', /^\/api\/agents\/?$/, (context) => withUser(state, context, () => {
       sendJson(context.res, 200, { success: true, message: 'Agents fetched', data: [...state.agents.values()] })
     })),
@@ -18,7 +16,6 @@ export function createApiServer (state: SimulatorState): Server {
     route('POST', /^\/api\/agent\/([^/]+)\/response$/, async (context) => await respond(state, context)),
     route('POST', /^\/api\/agent\/([^/]+)\/documents$/, (context) => uploadDocument(state, context))
   ]
-  return createUpstreamServer('api', state, routes, { success: false, message: 'Not found' })
 }
 
 function createThread (state: SimulatorState, context: HandlerContext): void {
@@ -98,7 +95,7 @@ function uploadDocument (state: SimulatorState, context: HandlerContext): void {
   })
 }
 
-function agentFrom (state: SimulatorState, { params, res }: HandlerContext): number | undefined {
+export function agentFrom (state: SimulatorState, { params, res }: HandlerContext): number | undefined {
   const agentId = Number(params[0])
   if (!Number.isSafeInteger(agentId) || !state.agents.has(agentId)) {
     sendJson(res, 404, { success: false, message: 'Agent not found' })
@@ -107,7 +104,7 @@ function agentFrom (state: SimulatorState, { params, res }: HandlerContext): num
   return agentId
 }
 
-function authenticate (state: SimulatorState, context: HandlerContext): SimUser | undefined {
+export function authenticate (state: SimulatorState, context: HandlerContext): SimUser | undefined {
   const verified = state.verifyToken(bearerToken(context.req), 'ejento')
   if (verified === undefined) {
     state.count('ejento_token_rejected')
@@ -117,7 +114,7 @@ function authenticate (state: SimulatorState, context: HandlerContext): SimUser 
   return verified.user
 }
 
-function withUser (state: SimulatorState, context: HandlerContext, handler: (user: SimUser) => void): void {
+export function withUser (state: SimulatorState, context: HandlerContext, handler: (user: SimUser) => void): void {
   const user = authenticate(state, context)
   if (user !== undefined) handler(user)
 }

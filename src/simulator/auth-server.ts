@@ -1,7 +1,6 @@
-import type { Server, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { bearerToken, parseJsonObject, route, sendJson, sleep } from './http.js'
-import type { HandlerContext } from './http.js'
-import { createUpstreamServer } from './server.js'
+import type { HandlerContext, Route } from './http.js'
 import { hashPassword, publicUser } from './state.js'
 import type { SimUser, SimulatorState, TokenShape } from './state.js'
 
@@ -9,20 +8,19 @@ import type { SimUser, SimulatorState, TokenShape } from './state.js'
  * The Ejento authentication server as the API access guide describes it: a FastAPI app with
  * `{"detail": ...}` errors, 422 validation errors that echo the input, and 403 for bad tokens.
  */
-export function createAuthServer (state: SimulatorState): Server {
-  const routes = [
+export function guideAuthRoutes (state: SimulatorState): Route[] {
+  return [
     route('POST', /^\/api\/users\/signup$/, (context) => signup(state, context)),
-    route('POST', /^\/api\/login\/access-token$/, (context) => login(state, context)),
-    route('POST', /^\/api\/users\/refresh-access-token$/, async (context) => await refresh(state, context)),
+    route('POST', /^\/api\/login\/access-token$/, (context) => login(state, context, (pair) => tokenAnswer(pair, state.settings.loginShape))),
+    route('POST', /^\/api\/users\/refresh-access-token$/, async (context) => await refresh(state, context, (pair) => tokenAnswer(pair, state.settings.refreshShape))),
     route('GET', /^\/api\/users\/?$/, (context) => listUsers(state, context)),
     route('GET', /^\/api\/users\/me$/, (context) => withUser(state, context, (user) => sendJson(context.res, 200, publicUser(user)))),
     route('PATCH', /^\/api\/users\/me\/password$/, (context) => changeOwnPassword(state, context)),
     route('PATCH', /^\/api\/users\/([^/]+)$/, (context) => updateUser(state, context))
   ]
-  return createUpstreamServer('auth', state, routes, { detail: 'Not Found' })
 }
 
-function signup (state: SimulatorState, { res, body }: HandlerContext): void {
+export function signup (state: SimulatorState, { res, body }: HandlerContext): void {
   const input = parseJsonObject(body)
   if (input === null) return jsonDecodeError(res)
   const errors = [
@@ -39,7 +37,10 @@ function signup (state: SimulatorState, { res, body }: HandlerContext): void {
   sendJson(res, 200, publicUser(user))
 }
 
-function login (state: SimulatorState, { res, req, body }: HandlerContext): void {
+export type TokenPair = { access_token: string, ejento_access_token: string }
+
+/** The password log-in; `answer` shapes the token answer (flat or an envelope). */
+export function login (state: SimulatorState, { res, req, body }: HandlerContext, answer: (pair: TokenPair) => unknown): void {
   const form = new URLSearchParams(req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') === true ? body.toString('utf8') : '')
   const errors = ['username', 'password']
     .filter((field) => !form.has(field))
@@ -52,10 +53,10 @@ function login (state: SimulatorState, { res, req, body }: HandlerContext): void
   }
   if (!user.is_active) return sendJson(res, 400, { detail: 'Inactive user' })
   state.count('login')
-  sendJson(res, 200, tokenAnswer(state.tokenPair(user), state.settings.loginShape))
+  sendJson(res, 200, answer(state.tokenPair(user)))
 }
 
-async function refresh (state: SimulatorState, { req, res }: HandlerContext): Promise<void> {
+export async function refresh (state: SimulatorState, { req, res }: HandlerContext, answer: (pair: TokenPair) => unknown): Promise<void> {
   const verified = state.verifyToken(bearerToken(req), 'auth')
   if (verified === undefined) {
     state.count('refresh_refused')
@@ -66,10 +67,10 @@ async function refresh (state: SimulatorState, { req, res }: HandlerContext): Pr
   state.count('refresh')
   const pair = state.tokenPair(verified.user)
   if (state.settings.refreshDelayMs > 0) await sleep(state.settings.refreshDelayMs)
-  sendJson(res, 200, tokenAnswer(pair, state.settings.refreshShape))
+  sendJson(res, 200, answer(pair))
 }
 
-function listUsers (state: SimulatorState, context: HandlerContext): void {
+export function listUsers (state: SimulatorState, context: HandlerContext): void {
   withUser(state, context, () => {
     const skip = Math.max(0, Number(context.url.searchParams.get('skip') ?? 0) || 0)
     const limit = Math.max(0, Number(context.url.searchParams.get('limit') ?? 100) || 100)
@@ -78,7 +79,7 @@ function listUsers (state: SimulatorState, context: HandlerContext): void {
   })
 }
 
-function changeOwnPassword (state: SimulatorState, context: HandlerContext): void {
+export function changeOwnPassword (state: SimulatorState, context: HandlerContext): void {
   withUser(state, context, (user) => {
     const input = parseJsonObject(context.body)
     if (input === null) return jsonDecodeError(context.res)
@@ -91,7 +92,7 @@ function changeOwnPassword (state: SimulatorState, context: HandlerContext): voi
   })
 }
 
-function updateUser (state: SimulatorState, context: HandlerContext): void {
+export function updateUser (state: SimulatorState, context: HandlerContext): void {
   withUser(state, context, (caller) => {
     if (!caller.is_superuser) return sendJson(context.res, 403, { detail: "The user doesn't have enough privileges" })
     const target = state.users.get(context.params[0] as string)
@@ -120,7 +121,7 @@ function updateUser (state: SimulatorState, context: HandlerContext): void {
 }
 
 /** FastAPI's OAuth2 bearer dependency: 401 without a token, 403 with a bad one. */
-function withUser (state: SimulatorState, { req, res }: HandlerContext, handler: (user: SimUser) => void): void {
+export function withUser (state: SimulatorState, { req, res }: HandlerContext, handler: (user: SimUser) => void): void {
   const token = bearerToken(req)
   if (token === undefined) return sendJson(res, 401, { detail: 'Not authenticated' }, { 'www-authenticate': 'Bearer' })
   const verified = state.verifyToken(token, 'auth')
@@ -131,18 +132,18 @@ function withUser (state: SimulatorState, { req, res }: HandlerContext, handler:
   handler(verified.user)
 }
 
-function tokenAnswer (pair: { access_token: string, ejento_access_token: string }, shape: TokenShape): unknown {
+function tokenAnswer (pair: TokenPair, shape: TokenShape): unknown {
   return shape === 'flat'
     ? { ...pair, token_type: 'bearer' }
     : { success: true, message: 'Token refreshed successfully', data: pair }
 }
 
-function jsonDecodeError (res: ServerResponse): void {
+export function jsonDecodeError (res: ServerResponse): void {
   sendJson(res, 422, { detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {} }] })
 }
 
 /** A pydantic-style check of one string field; like pydantic, the error echoes the input. */
-function stringField (input: Record<string, unknown>, field: string, rule: { min: number, max: number, email?: boolean }): unknown[] {
+export function stringField (input: Record<string, unknown>, field: string, rule: { min: number, max: number, email?: boolean }): unknown[] {
   const value = input[field]
   const loc = ['body', field]
   if (value === undefined) return [{ type: 'missing', loc, msg: 'Field required', input }]

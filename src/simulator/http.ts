@@ -59,10 +59,15 @@ export interface Route {
   method: string
   pattern: RegExp
   handler: Handler
+  /** Reachable without the gateway's subscription key: a browser navigation, which cannot carry the header. */
+  keyless?: boolean
 }
 
-export function route (method: string, pattern: RegExp, handler: Handler): Route {
-  return { method, pattern, handler }
+/** The route tables of one server, one per Ejento the simulator can play. */
+export type RouteTables = Record<'guide' | 'v2', Route[]>
+
+export function route (method: string, pattern: RegExp, handler: Handler, options: { keyless?: boolean } = {}): Route {
+  return options.keyless === true ? { method, pattern, handler, keyless: true } : { method, pattern, handler }
 }
 
 export function findRoute (routes: Route[], method: string, pathname: string): { route: Route, params: string[] } | undefined {

@@ -1,11 +1,14 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createApiServer } from './api-server.js'
-import { createAuthServer } from './auth-server.js'
+import { guideApiRoutes } from './api-server.js'
+import { guideAuthRoutes } from './auth-server.js'
+import { createUpstreamServer } from './server.js'
 import { SimulatorState } from './state.js'
-import type { Injection, RecordedRequest, SimulatorSettings, TokenKind, UpstreamKind } from './state.js'
+import type { Injection, LoginFlags, RecordedRequest, SentMail, SimulatorSettings, TokenKind, UpstreamKind } from './state.js'
+import { v2ApiRoutes } from './v2/api-routes.js'
+import { v2AuthRoutes } from './v2/auth-routes.js'
 
-export type { Injection, RecordedRequest, SimulatorSettings, TokenKind, UpstreamKind }
+export type { Injection, LoginFlags, RecordedRequest, SentMail, SimulatorSettings, TokenKind, UpstreamKind }
 
 export interface SimulatorOptions extends Partial<SimulatorSettings> {
   host?: string
@@ -25,6 +28,8 @@ export interface Simulator {
   configure: (settings: Partial<SimulatorSettings>) => void
   expireTokens: (kind: TokenKind | 'all') => void
   inject: (injection: Injection) => void
+  /** v2: the newest e-mail (password-less code, magic link) sent to this address. */
+  lastMail: (email: string) => SentMail | undefined
   close: () => Promise<void>
 }
 
@@ -35,8 +40,9 @@ export interface Simulator {
 export async function startSimulator (options: SimulatorOptions = {}): Promise<Simulator> {
   const { host = '127.0.0.1', authPort = 0, apiPort = 0, ...settings } = options
   const state = new SimulatorState(settings)
-  const authServer = createAuthServer(state)
-  const apiServer = createApiServer(state)
+  // Both route tables are built; the `profile` setting picks one per request.
+  const authServer = createUpstreamServer('auth', state, { guide: guideAuthRoutes(state), v2: v2AuthRoutes(state) }, { detail: 'Not Found' })
+  const apiServer = createUpstreamServer('api', state, { guide: guideApiRoutes(state), v2: v2ApiRoutes(state) }, { success: false, message: 'Not found' })
   const authUrl = await listen(authServer, host, authPort)
   const apiUrl = await listen(apiServer, host, apiPort)
   return {
@@ -49,6 +55,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     configure: (next) => { state.settings = { ...state.settings, ...next } },
     expireTokens: (kind) => state.expireTokens(kind),
     inject: (injection) => { state.injections.push({ ...injection }) },
+    lastMail: (email) => state.lastMail(email),
     close: async () => { await Promise.all([stop(authServer), stop(apiServer)]) }
   }
 }

@@ -1,11 +1,14 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { findRoute, readBody, sendJson, sleep } from './http.js'
-import type { Route } from './http.js'
+import type { Route, RouteTables } from './http.js'
 import type { Injection, RecordedRequest, SimulatorState, UpstreamKind } from './state.js'
 
-/** The parts both simulated servers share: recording, the gateway key, injected faults, routing. */
-export function createUpstreamServer (kind: UpstreamKind, state: SimulatorState, routes: Route[], notFound: unknown): Server {
+/**
+ * The parts both simulated servers share: recording, the gateway key, injected faults, routing.
+ * The route table is chosen per request from the `profile` setting, so `configure` can switch it.
+ */
+export function createUpstreamServer (kind: UpstreamKind, state: SimulatorState, routes: RouteTables, notFound: unknown): Server {
   const server = createServer((req, res) => {
     handle(kind, state, routes, notFound, req, res).catch((error: unknown) => {
       sendJson(res, 500, kind === 'auth' ? { detail: 'Internal Server Error' } : { success: false, message: String(error) })
@@ -15,7 +18,7 @@ export function createUpstreamServer (kind: UpstreamKind, state: SimulatorState,
   return server
 }
 
-async function handle (kind: UpstreamKind, state: SimulatorState, routes: Route[], notFound: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle (kind: UpstreamKind, state: SimulatorState, routes: RouteTables, notFound: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator')
   const record: RecordedRequest = {
     upstream: kind,
@@ -36,8 +39,9 @@ async function handle (kind: UpstreamKind, state: SimulatorState, routes: Route[
   res.on('finish', () => { record.completed = true })
   record.body = await readBody(req)
 
+  const table = routes[state.settings.profile]
   const key = state.settings.subscriptionKey
-  if (key !== undefined && req.headers['ocp-apim-subscription-key'] !== key) {
+  if (key !== undefined && !isKeyless(table, record.method, url.pathname) && req.headers['ocp-apim-subscription-key'] !== key) {
     state.count('subscription_key_rejected')
     sendJson(res, 401, { statusCode: 401, message: 'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.' })
     return
@@ -46,12 +50,16 @@ async function handle (kind: UpstreamKind, state: SimulatorState, routes: Route[
   const injection = state.takeInjection(kind, record.method, url.pathname)
   if (injection !== undefined && await applyInjection(injection, req, res)) return
 
-  const found = findRoute(routes, record.method, url.pathname)
+  const found = findRoute(table, record.method, url.pathname)
   if (found === undefined) {
     sendJson(res, 404, notFound)
     return
   }
   await found.route.handler({ req, res, params: found.params, body: record.body, url, record, injection })
+}
+
+function isKeyless (table: Route[], method: string, pathname: string): boolean {
+  return table.some((candidate) => candidate.keyless === true && candidate.method === method && candidate.pattern.test(pathname))
 }
 
 /** True when the injection answered (or dropped) the request itself. */

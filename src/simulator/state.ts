@@ -25,8 +25,60 @@ export interface SimulatorSettings {
   subscriptionKey: string | undefined
   /** Pause between streamed answer tokens. */
   streamIntervalMs: number
-  /** The request record and the list of issued tokens keep this many of the newest (a long-running demo stays bounded). */
+  /** The request record, the list of issued tokens and the outbox keep this many of the newest (a long-running demo stays bounded). */
   recordLimit: number
+  /** v2: which log-in methods `GET /feature-flags/logins` announces (unset flags are true). */
+  loginFlags: Partial<LoginFlags>
+  /** v2: the user an SSO log-in comes back as (created on first use, as an IdP sign-up would). */
+  ssoEmail: string
+  /** v2: how long a password-less code stays valid. */
+  otpTtlMs: number
+}
+
+export interface LoginFlags {
+  password_login: boolean
+  passwordless_login: boolean
+  google_sso: boolean
+  microsoft_sso: boolean
+}
+
+/** v2: a conversation, with its questions and answers (the guide's upstream keeps only agent and owner). */
+export interface SimThread {
+  id: number
+  agentId: number
+  userId: string
+  title: string
+  createdAt: string
+  updatedAt: string
+  responses: SimAgentResponse[]
+}
+
+export type VoteType = 'upvote' | 'downvote'
+
+export interface SimAgentResponse {
+  id: number
+  threadId: number
+  question: string
+  answer: string
+  references: Array<{ number: number, url: string, order: number }>
+  followup_questions: string[]
+  feedback: Array<{ id: number, vote_type: VoteType }>
+}
+
+/** v2: an e-mail the simulator "sent" (a password-less code, and a magic link when the caller named `next`). */
+export interface SentMail {
+  to: string
+  code: string
+  magicLink?: string
+  sentAt: number
+}
+
+/** v2: a pending password-less log-in. */
+export interface OtpSession {
+  userId: string
+  code: string
+  expiresAt: number
+  wrongTries: number
 }
 
 export interface SimUser {
@@ -114,7 +166,10 @@ export const DEFAULT_SETTINGS: SimulatorSettings = {
   refreshDelayMs: 0,
   subscriptionKey: undefined,
   streamIntervalMs: 20,
-  recordLimit: 10_000
+  recordLimit: 10_000,
+  loginFlags: {},
+  ssoEmail: 'demo@example.com',
+  otpTtlMs: 10 * 60_000
 }
 
 export function hashPassword (password: string): string {
@@ -126,7 +181,13 @@ export class SimulatorState {
   settings: SimulatorSettings
   readonly users = new Map<string, SimUser>()
   readonly agents = new Map<number, Agent>()
-  readonly threads = new Map<number, { agentId: number, userId: string }>()
+  readonly threads = new Map<number, SimThread>()
+  /** v2: every agent response by id (each also listed on its thread). */
+  readonly agentResponses = new Map<number, SimAgentResponse>()
+  /** v2: pending password-less log-ins by otp_session_id. */
+  readonly otpSessions = new Map<string, OtpSession>()
+  /** v2: the e-mails sent, oldest first, so tests can read codes and magic links. */
+  readonly outbox: SentMail[] = []
   readonly requests: RecordedRequest[] = []
   readonly counters = new Map<string, number>()
   readonly injections: Injection[] = []
@@ -138,6 +199,8 @@ export class SimulatorState {
   readonly #notBefore: Record<TokenKind, number> = { auth: 0, ejento: 0 }
   readonly #key = randomBytes(32)
   #nextThreadId = 1
+  #nextResponseId = 1
+  #nextFeedbackId = 1
   #changesSinceForget = 0
 
   constructor (settings: Partial<SimulatorSettings> = {}) {
@@ -173,10 +236,48 @@ export class SimulatorState {
     return undefined
   }
 
-  newThread (agentId: number, userId: string): number {
+  newThread (agentId: number, userId: string, title = 'New chat'): number {
     const id = this.#nextThreadId++
-    this.threads.set(id, { agentId, userId })
+    const now = new Date().toISOString()
+    this.threads.set(id, { id, agentId, userId, title, createdAt: now, updatedAt: now, responses: [] })
     return id
+  }
+
+  /** A thread only its owner may see: undefined for anyone else, as if it did not exist. */
+  ownThread (threadId: number, userId: string): SimThread | undefined {
+    const thread = this.threads.get(threadId)
+    return thread?.userId === userId ? thread : undefined
+  }
+
+  addResponse (thread: SimThread, answer: Omit<SimAgentResponse, 'id' | 'threadId' | 'feedback'>): SimAgentResponse {
+    const response: SimAgentResponse = { ...answer, id: this.#nextResponseId++, threadId: thread.id, feedback: [] }
+    thread.responses.push(response)
+    thread.updatedAt = new Date().toISOString()
+    this.agentResponses.set(response.id, response)
+    return response
+  }
+
+  deleteThread (thread: SimThread): void {
+    this.threads.delete(thread.id)
+    for (const response of thread.responses) this.agentResponses.delete(response.id)
+  }
+
+  /** One vote per response: a new vote replaces the previous one. */
+  vote (response: SimAgentResponse, voteType: VoteType): { id: number, vote_type: VoteType } {
+    const feedback = { id: this.#nextFeedbackId++, vote_type: voteType }
+    response.feedback = [feedback]
+    return feedback
+  }
+
+  sendMail (mail: SentMail): void {
+    this.outbox.push(mail)
+    this.#bound(this.outbox)
+  }
+
+  /** The newest mail sent to this address. */
+  lastMail (email: string): SentMail | undefined {
+    const wanted = email.toLowerCase()
+    return this.outbox.findLast((mail) => mail.to === wanted)
   }
 
   issueToken (user: SimUser, typ: TokenKind): string {
