@@ -6,13 +6,25 @@ import { configFromEnvironment, start } from './start.js'
 /**
  * Demo mode: the built-in Ejento simulator plus the BFF, with embedded defaults, so that
  * `npm run demo` works on a fresh machine with no variable set. Tokens live 10 minutes
- * here, so refreshes happen while you try it.
+ * here, so refreshes happen while you try it. `EJENTO_PATH_PROFILE=v2` plays hosted Ejento's
+ * API instead, behind a gateway that wants a subscription key on every call.
  */
 const config = configFromEnvironment({ demo: true })
 // The example browser app (web/ beside src/ and dist/), unless STATIC_DIR names another folder.
 const webDir = fileURLToPath(new URL('../web', import.meta.url))
 if (config.staticDir === undefined && existsSync(webDir)) config.staticDir = webDir
-const simulator = await startSimulator({ authTokenTtl: 600, ejentoTokenTtl: 600, streamIntervalMs: 60 })
+const profile = config.upstreams.pathProfile
+// A made-up key, shared by the simulator and the BFF (unless EJENTO_SUBSCRIPTION_KEY names one).
+if (profile === 'v2') config.upstreams.subscriptionKey ??= 'demo-subscription-key'
+const simulator = await startSimulator({
+  profile,
+  authTokenTtl: 600,
+  ejentoTokenTtl: 600,
+  streamIntervalMs: 60,
+  ...(profile === 'v2' ? { subscriptionKey: config.upstreams.subscriptionKey } : {}),
+  // Nobody receives the simulator's e-mail: password-less codes are shown here.
+  onMail: (mail) => { console.log(`Simulated e-mail to ${mail.to}: log-in code ${mail.code}${mail.magicLink === undefined ? '' : `, magic link ${mail.magicLink}`}`) }
+})
 config.upstreams.authUrl = new URL(simulator.authUrl)
 config.upstreams.apiUrl = new URL(simulator.apiUrl)
 const app = await start(config, { onClose: simulator.close })
@@ -24,6 +36,7 @@ const base = `http://${host.includes(':') ? `[${host}]` : host}:${listening?.por
 const page = config.staticDir === undefined ? '' : `Open ${base}/ in a browser: the example chat page (from ${config.staticDir}).\n\n`
 console.log(`
 Ejento BFF demo is running at ${base}
+  path profile: ${profile === 'v2' ? "v2 (hosted Ejento's API, with a subscription key)" : "guide (the API access guide's paths)"}
   simulated authentication server: ${simulator.authUrl}
   simulated Ejento API server:     ${simulator.apiUrl}
   demo user: demo@example.com / demo-password    admin: admin@example.com / admin-password

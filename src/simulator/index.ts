@@ -14,6 +14,8 @@ export interface SimulatorOptions extends Partial<SimulatorSettings> {
   host?: string
   authPort?: number
   apiPort?: number
+  /** Told of every e-mail the simulator "sends" (password-less codes and magic links). */
+  onMail?: (mail: SentMail) => void
 }
 
 /** A running pair of simulated Ejento upstreams, with the controls tests and the demo need. */
@@ -38,8 +40,9 @@ export interface Simulator {
  * (random ones by default). It stands in for Ejento, not for any part of the BFF.
  */
 export async function startSimulator (options: SimulatorOptions = {}): Promise<Simulator> {
-  const { host = '127.0.0.1', authPort = 0, apiPort = 0, ...settings } = options
+  const { host = '127.0.0.1', authPort = 0, apiPort = 0, onMail, ...settings } = options
   const state = new SimulatorState(settings)
+  state.onMail = onMail
   // Both route tables are built; the `profile` setting picks one per request.
   const authServer = createUpstreamServer('auth', state, { guide: guideAuthRoutes(state), v2: v2AuthRoutes(state) }, { detail: 'Not Found' })
   const apiServer = createUpstreamServer('api', state, { guide: guideApiRoutes(state), v2: v2ApiRoutes(state) }, { success: false, message: 'Not found' })

@@ -188,6 +188,8 @@ export class SimulatorState {
   readonly otpSessions = new Map<string, OtpSession>()
   /** v2: the e-mails sent, oldest first, so tests can read codes and magic links. */
   readonly outbox: SentMail[] = []
+  /** Told of every mail sent (the demo prints them: nobody receives the simulator's e-mail). */
+  onMail: ((mail: SentMail) => void) | undefined
   readonly requests: RecordedRequest[] = []
   readonly counters = new Map<string, number>()
   readonly injections: Injection[] = []
@@ -272,6 +274,7 @@ export class SimulatorState {
   sendMail (mail: SentMail): void {
     this.outbox.push(mail)
     this.#bound(this.outbox)
+    this.onMail?.(mail)
   }
 
   /** The newest mail sent to this address. */
