@@ -6,6 +6,8 @@ export interface SessionUser {
   /** The upstream's user id (the tokens' `sub`), when the tokens carry one. */
   id?: string
   email: string
+  /** The name the upstream's who-am-I gave at log-in; absent when it did not answer (or records older than it). */
+  fullName?: string
 }
 
 /** What one session keeps server-side. Serialised, then encrypted, before any store sees it. */
@@ -38,10 +40,18 @@ export function parseRecord (json: string): SessionRecord | null {
     const raw = JSON.parse(json) as { u?: SessionUser, t?: [string, number, string, number, number], c?: number, m?: [string, string] }
     if (raw.u === undefined || !Array.isArray(raw.t) || raw.t.length !== 5 || typeof raw.c !== 'number') return null
     const [authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt] = raw.t
-    const record: SessionRecord = { user: raw.u, tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt }, createdAt: raw.c }
+    const record: SessionRecord = { user: readUser(raw.u), tokens: { authToken, authExpiresAt, ejentoToken, ejentoExpiresAt, obtainedAt }, createdAt: raw.c }
     if (Array.isArray(raw.m) && raw.m.length === 2) record.client = { device: String(raw.m[0]), address: String(raw.m[1]) }
     return record
   } catch {
     return null
   }
+}
+
+/** The stored user as this version reads it: records written before `fullName` existed stay readable. */
+function readUser (stored: SessionUser): SessionUser {
+  const user: SessionUser = { email: stored.email }
+  if (stored.id !== undefined) user.id = stored.id
+  if (typeof stored.fullName === 'string') user.fullName = stored.fullName
+  return user
 }

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
-import { coarseAddress, describeDevice } from '../../session/client-info.js'
-import { parseTokenAnswer, tokenSubject } from '../../tokens/token-set.js'
 import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { loginBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
 import { problemResponses } from '../responses.js'
+import { startUserSession } from './user-session.js'
 
 export interface LoginRouteOptions {
   cookieSecure: boolean
@@ -14,7 +13,8 @@ export interface LoginRouteOptions {
 
 /**
  * Logs in upstream, keeps both tokens in a brand-new server-side session (a fresh id, so a
- * planted cookie is worthless), and answers who is logged in. Never a token.
+ * planted cookie is worthless), and answers who is logged in (with the full name who-am-I
+ * gives). Never a token.
  */
 export default async function loginRoute (app: FastifyInstance, options: LoginRouteOptions): Promise<void> {
   app.post<{ Body: LoginBody }>('/login', {
@@ -38,16 +38,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
 
     const answer = await app.authApi.login(email, request.body.password, request.id)
     if (answer.statusCode !== 200) throw loginRefusal(answer.statusCode, answer.body, [request.body.password, ...app.upstreams.auth.secrets])
-    const now = Date.now()
-    const tokens = parseTokenAnswer(answer.body, now, options.defaultTokenLifetimeMs)
-    if (tokens === null) throw problems.upstreamInvalidResponse('authentication', 'log-in answered without both tokens')
-
-    const subject = tokenSubject(tokens.authToken)
-    const user = subject === undefined ? { email } : { id: subject, email }
-    const client = { device: describeDevice(request.headers['user-agent']), address: coarseAddress(request.ip) }
-    const session = await reply.startSession({ user, tokens, createdAt: now, client })
-    request.log.info({ userId: user.id }, 'logged in')
-    return { authenticated: true, user, expiresAt: new Date(session.expiresAt).toISOString() }
+    return await startUserSession(app, request, reply, answer.body, { method: 'password', email, defaultTokenLifetimeMs: options.defaultTokenLifetimeMs })
   })
 }
 

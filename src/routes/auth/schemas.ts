@@ -4,7 +4,8 @@ export const userSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
-    email: { type: 'string' }
+    email: { type: 'string' },
+    full_name: { type: 'string', description: 'As the upstream\'s who-am-I gave it at log-in; absent when it did not answer' }
   },
   required: ['email']
 } as const
@@ -17,6 +18,17 @@ export const sessionSchema = {
     expiresAt: { type: 'string', format: 'date-time' }
   },
   required: ['authenticated']
+} as const
+
+export const loginMethodsSchema = {
+  type: 'object',
+  properties: {
+    profile: { type: 'string', description: 'EJENTO_PATH_PROFILE: guide or v2' },
+    password: { type: 'boolean', const: true, description: 'POST /auth/login' },
+    passwordless: { type: 'boolean', description: 'POST /auth/passwordless/start and /verify' },
+    sso: { type: 'array', items: { type: 'string' }, description: 'Providers for GET /auth/sso/{provider}' }
+  },
+  required: ['profile', 'password', 'passwordless', 'sso']
 } as const
 
 export const signupBody = {
