@@ -59,16 +59,28 @@ function upstreamError (client: UpstreamClient, response: UpstreamResponse): Htt
   return problem
 }
 
+/** How an event stream speaks: the guide's named events, or v2's `data:` lines switched on `step`. */
+export type StreamFormat = 'events' | 'steps'
+
+const STREAM_FAILED_MESSAGE = 'The upstream stream ended unexpectedly.'
+
+/** The BFF's one addition to a stream, at an upstream failure, in the stream's own format (made once, sent as is). */
+const STREAM_FAILED: Record<StreamFormat, string> = {
+  events: `event: error\ndata: ${JSON.stringify({ code: 'upstream_stream_failed', message: STREAM_FAILED_MESSAGE })}\n\n`,
+  steps: `data: ${JSON.stringify({ step: 'error', message: STREAM_FAILED_MESSAGE, code: 'upstream_stream_failed' })}\n\n`
+}
+
 /**
  * Passes an upstream answer through as it arrives, chunk by chunk, never buffered.
  * Event streams get `Cache-Control: no-cache` and `X-Accel-Buffering: no` so that no proxy
  * in front holds them back; when the upstream fails in the middle of one, the browser gets
- * a final `event: error` and a clean end instead of a hang. Any other answer that fails
+ * a final error event in the stream's `format` (the caller knows it from the path profile:
+ * never guessed from the bytes) and a clean end instead of a hang. Any other answer that fails
  * before its first byte left is a 502/504 problem instead; after that, the browser's
  * connection is cut, so that a truncated download never looks whole. A browser that goes
  * away destroys the upstream body, which aborts the upstream call.
  */
-export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse): FastifyReply {
+export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse, format: StreamFormat = 'events'): FastifyReply {
   const headers = headersForBrowser(reply, label, response)
   const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
   if (isEventStream) {
@@ -94,7 +106,7 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
     }
     reply.log.warn({ err: error }, 'the upstream stream failed before its end')
     if (isEventStream && !out.destroyed) {
-      out.end(`event: error\ndata: ${JSON.stringify({ code: 'upstream_stream_failed', message: 'The upstream stream ended unexpectedly.' })}\n\n`)
+      out.end(STREAM_FAILED[format])
     } else if (!reply.raw.headersSent) {
       // Nothing has reached the browser yet: it gets a 502 problem, without the upstream's headers.
       for (const name of Object.keys(headers)) {

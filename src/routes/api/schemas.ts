@@ -22,6 +22,35 @@ export const userParams = {
   required: ['userId']
 } as const
 
+/** A conversation (chat thread) id: checked like an agent id. */
+export const threadParams = {
+  type: 'object',
+  properties: { threadId: { type: 'string', pattern: SAFE_ID } },
+  required: ['threadId']
+} as const
+
+/** An agent response id: checked like an agent id. */
+export const responseParams = {
+  type: 'object',
+  properties: { responseId: { type: 'string', pattern: SAFE_ID } },
+  required: ['responseId']
+} as const
+
+export const threadRenameBody = {
+  type: 'object',
+  properties: { title: { type: 'string', minLength: 1, maxLength: 255 } },
+  required: ['title'],
+  additionalProperties: false
+} as const
+
+/** The upstream decides the vocabulary (v2: upvote, downvote); the BFF only keeps it a plain word. */
+export const feedbackBody = {
+  type: 'object',
+  properties: { vote_type: { type: 'string', pattern: '^[a-z_]{1,32}$' } },
+  required: ['vote_type'],
+  additionalProperties: false
+} as const
+
 export const chatThreadBody = {
   type: ['object', 'null'],
   description: 'Optional; passed to Ejento as is ({} when absent).'
@@ -31,11 +60,12 @@ export const responseBody = {
   type: 'object',
   properties: {
     user_query: { type: 'string', minLength: 1, maxLength: 100_000 },
-    chat_thread_id: { type: ['integer', 'string'], pattern: SAFE_ID, minimum: 0 },
+    // null (or absent): a new conversation, started by the upstream or, on the guide's, by the BFF.
+    chat_thread_id: { type: ['integer', 'string', 'null'], pattern: SAFE_ID, minimum: 0 },
     history: { type: 'array', maxItems: 1000 },
     overrides: { type: 'object' }
   },
-  required: ['user_query', 'chat_thread_id'],
+  required: ['user_query'],
   additionalProperties: true
 } as const
 
