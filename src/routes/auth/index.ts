@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import loginRoute from './login.js'
 import type { LoginRouteOptions } from './login.js'
 import logoutRoute from './logout.js'
+import methodsRoute from './methods.js'
 import refreshRoute from './refresh.js'
 import sessionRoute from './session.js'
 import sessionsRoutes from './sessions.js'
@@ -16,6 +17,7 @@ export default async function authRoutes (app: FastifyInstance, options: LoginRo
   const { cookieSecure, defaultTokenLifetimeMs } = options
   await app.register(loginRoute, { cookieSecure, defaultTokenLifetimeMs })
   await app.register(logoutRoute)
+  await app.register(methodsRoute)
   await app.register(sessionRoute)
   await app.register(sessionsRoutes)
   await app.register(refreshRoute)
