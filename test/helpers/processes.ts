@@ -81,11 +81,11 @@ export async function startDemo (): Promise<string> {
   return (await startDemoPrinting()).url
 }
 
-/** `npm run demo` on a free port: its URL and everything it printed at start (the curl commands too). */
-export async function startDemoPrinting (): Promise<{ url: string, printed: string }> {
+/** `npm run demo` on a free port (with `env`'s variables too): its URL and everything it printed at start (the curl commands too). */
+export async function startDemoPrinting (env: Record<string, string> = {}): Promise<{ url: string, printed: string }> {
   const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   onCleanup(async () => {
