@@ -5,6 +5,7 @@ import { ADMIN, DEMO, login, onCleanup, secretsIn, setup } from './helpers/app.j
 import type { TestContext } from './helpers/app.js'
 import { realLogin, startRealServer } from './helpers/real-server.js'
 import { startSimulator } from '../src/simulator/index.js'
+import { PROFILES } from './helpers/profiles.js'
 
 async function sessionOf (context: TestContext, cookie?: string): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: 'GET', url: '/auth/session', headers: cookie === undefined ? {} : { cookie } })
@@ -39,17 +40,9 @@ function expectClearingCookie (response: LightMyRequestResponse, cookieName: str
   }
 }
 
-describe('GET /auth/session', () => {
-  it('answers 200 {authenticated: false} without a cookie, and sets none', async () => {
-    const context = await setup()
-    const response = await sessionOf(context)
-    expect(response.statusCode).toBe(200)
-    expect(response.json()).toEqual({ authenticated: false })
-    expect(response.headers['set-cookie']).toBeUndefined()
-  })
-
+describe.each(PROFILES)('GET /auth/session and POST /auth/logout on %s', (_name, profile) => {
   it('answers who is logged in and until when, never later than SESSION_MAX_AGE after log-in', async () => {
-    const context = await setup({ env: { SESSION_IDLE_TIMEOUT: '30m', SESSION_MAX_AGE: '2h' } })
+    const context = await setup({ profile, env: { SESSION_IDLE_TIMEOUT: '30m', SESSION_MAX_AGE: '2h' } })
     const before = Date.now()
     const cookie = await login(context)
     const after = Date.now()
@@ -67,6 +60,56 @@ describe('GET /auth/session', () => {
     expect(expiresAt).toBeGreaterThanOrEqual(before + 30 * 60_000 - 1_000)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 30 * 60_000 + 1_000)
     expect(secretsIn(response.body, context.sim.state.issuedTokens)).toEqual([])
+  })
+
+  it('answers 204, clears the cookie and ends the session server-side, so a replayed cookie is anonymous', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    expect(await isAuthenticated(context, cookie)).toBe(true)
+
+    const response = await logout(context, cookie)
+    expect(response.statusCode).toBe(204)
+    expect(response.body).toBe('')
+    expectClearingCookie(response, context.config.session.cookieName)
+    const clearing = response.cookies.find((candidate) => candidate.name === context.config.session.cookieName)
+    expect(clearing?.path).toBe('/')
+
+    // The browser would drop the cookie; an attacker who kept a copy replays it.
+    const replay = await sessionOf(context, cookie)
+    expect(replay.statusCode).toBe(200)
+    expect(replay.json()).toEqual({ authenticated: false })
+  })
+
+  it('with ?scope=all ends every session of that user, and no one else\'s', async () => {
+    const context = await setup({ profile })
+    const laptop = await login(context)
+    const phone = await login(context)
+    const admin = await login(context, ADMIN)
+    expect(laptop).not.toBe(phone)
+    for (const cookie of [laptop, phone, admin]) expect(await isAuthenticated(context, cookie)).toBe(true)
+
+    const response = await logout(context, phone, '?scope=all')
+    expect(response.statusCode).toBe(204)
+    expectClearingCookie(response, context.config.session.cookieName)
+    expect(await isAuthenticated(context, laptop)).toBe(false)
+    expect(await isAuthenticated(context, phone)).toBe(false)
+    const adminSession = await sessionOf(context, admin)
+    expect(adminSession.json()).toMatchObject({ authenticated: true, user: { email: ADMIN.email } })
+
+    // The user can log in again afterwards.
+    const fresh = await login(context)
+    expect(await isAuthenticated(context, fresh)).toBe(true)
+  })
+})
+
+// The session layer itself (cookies, log-out scopes, lifetimes) is one code for both profiles: run once, on the guide.
+describe('GET /auth/session', () => {
+  it('answers 200 {authenticated: false} without a cookie, and sets none', async () => {
+    const context = await setup()
+    const response = await sessionOf(context)
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ authenticated: false })
+    expect(response.headers['set-cookie']).toBeUndefined()
   })
 
   it('never reports an expiry past SESSION_MAX_AGE, even when the idle timeout is as long', async () => {
@@ -114,24 +157,6 @@ describe('GET /auth/session', () => {
 })
 
 describe('POST /auth/logout', () => {
-  it('answers 204, clears the cookie and ends the session server-side, so a replayed cookie is anonymous', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    expect(await isAuthenticated(context, cookie)).toBe(true)
-
-    const response = await logout(context, cookie)
-    expect(response.statusCode).toBe(204)
-    expect(response.body).toBe('')
-    expectClearingCookie(response, context.config.session.cookieName)
-    const clearing = response.cookies.find((candidate) => candidate.name === context.config.session.cookieName)
-    expect(clearing?.path).toBe('/')
-
-    // The browser would drop the cookie; an attacker who kept a copy replays it.
-    const replay = await sessionOf(context, cookie)
-    expect(replay.statusCode).toBe(200)
-    expect(replay.json()).toEqual({ authenticated: false })
-  })
-
   it('is idempotent: 204 again without a session and with the old cookie', async () => {
     const context = await setup()
     const cookie = await login(context)
@@ -159,27 +184,6 @@ describe('POST /auth/logout', () => {
     expect((await logout(context, second, '?scope=session')).statusCode).toBe(204)
     expect(await isAuthenticated(context, second)).toBe(false)
     expect(await isAuthenticated(context, third)).toBe(true)
-  })
-
-  it('with ?scope=all ends every session of that user, and no one else\'s', async () => {
-    const context = await setup()
-    const laptop = await login(context)
-    const phone = await login(context)
-    const admin = await login(context, ADMIN)
-    expect(laptop).not.toBe(phone)
-    for (const cookie of [laptop, phone, admin]) expect(await isAuthenticated(context, cookie)).toBe(true)
-
-    const response = await logout(context, phone, '?scope=all')
-    expect(response.statusCode).toBe(204)
-    expectClearingCookie(response, context.config.session.cookieName)
-    expect(await isAuthenticated(context, laptop)).toBe(false)
-    expect(await isAuthenticated(context, phone)).toBe(false)
-    const adminSession = await sessionOf(context, admin)
-    expect(adminSession.json()).toMatchObject({ authenticated: true, user: { email: ADMIN.email } })
-
-    // The user can log in again afterwards.
-    const fresh = await login(context)
-    expect(await isAuthenticated(context, fresh)).toBe(true)
   })
 
   // A cache-buster (`?_=123`) or a stray parameter answered 400 and left the session alive.

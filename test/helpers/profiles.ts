@@ -53,3 +53,9 @@ export function exactPath (path: string): RegExp {
 export function answerThreadId (profile: TestProfile, body: { data?: Record<string, unknown> }): unknown {
   return body.data?.[profile.name === 'v2' ? 'thread_id' : 'chat_thread_id']
 }
+
+/** The headers a direct call to this profile's simulator needs besides the token (v2: the gateway's subscription key). */
+export function gatewayHeaders (profile: TestProfile): Record<string, string> {
+  const key = profile.env.EJENTO_SUBSCRIPTION_KEY
+  return key === undefined ? {} : { 'ocp-apim-subscription-key': key }
+}
