@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ADMIN, authorizationOf, createThread, login, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
 import { waitFor } from './helpers/processes.js'
-
-const REFRESH_PATH = '/api/users/refresh-access-token'
-const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
+import { GUIDE, PROFILES, exactPath } from './helpers/profiles.js'
 
 /** Kills the tokens of one kind upstream; new ones issued a few ms later are good again. */
 async function expire (context: TestContext, kind: 'auth' | 'ejento' | 'all'): Promise<void> {
@@ -12,9 +10,13 @@ async function expire (context: TestContext, kind: 'auth' | 'ejento' | 'all'): P
   await sleep(5)
 }
 
-describe('reactive refresh: an upstream refuses the token, the BFF refreshes once and retries once', () => {
+describe.each(PROFILES)('reactive refresh on %s: an upstream refuses the token, the BFF refreshes once and retries once', (_name, profile) => {
+  const REFRESH_PATH = profile.paths.auth.refresh
+  const CHAT_THREAD = exactPath(profile.paths.api.chatThread('1'))
+  const USERS = profile.paths.auth.users
+
   it('an Ejento token refused by the API server: one refresh, one retry with the NEW Ejento token, 201', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     await expire(context, 'ejento')
 
@@ -50,23 +52,23 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
   })
 
   it('a FastAPI 403 "Could not validate credentials" on GET /api/users/: refresh, retry with the new auth-app token, 200', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
-    context.sim.inject({ upstream: 'auth', method: 'GET', path: '/api/users/', status: 403, body: { detail: 'Could not validate credentials' } })
+    context.sim.inject({ upstream: 'auth', method: 'GET', path: USERS, status: 403, body: { detail: 'Could not validate credentials' } })
 
     const answer = await context.app.inject({ method: 'GET', url: '/api/users?skip=0&limit=10', headers: { cookie } })
 
     expect(answer.statusCode).toBe(200)
     expect(answer.json()).toMatchObject({ count: expect.any(Number), data: expect.any(Array) })
     expect(context.sim.counter('refresh')).toBe(1)
-    const calls = context.sim.requestsTo('auth', /^\/api\/users\/$/)
+    const calls = context.sim.requestsTo('auth', exactPath(USERS))
     expect(calls).toHaveLength(2)
     expect(authorizationOf(calls[0])).toBe(`Bearer ${context.sim.state.issuedTokens[0]}`)
     expect(authorizationOf(calls[1])).toBe(`Bearer ${context.sim.state.issuedTokens[2]}`)
   })
 
   it('a 403 that is a permission refusal (normal user PATCH /api/users/{id}) passes through with no refresh', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     const admin = context.sim.state.userByEmail(ADMIN.email)
     expect(admin).toBeDefined()
@@ -81,7 +83,7 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
     expect(answer.statusCode).toBe(403)
     expect(answer.json()).toEqual({ detail: "The user doesn't have enough privileges" })
     expect(context.sim.counter('refresh')).toBe(0)
-    expect(context.sim.requestsTo('auth', /^\/api\/users\/[^/]+$/).filter((request) => request.method === 'PATCH')).toHaveLength(1)
+    expect(context.sim.requestsTo('auth', exactPath(profile.paths.auth.user(admin?.id ?? 'missing'))).filter((request) => request.method === 'PATCH')).toHaveLength(1)
     // Nothing was changed, and the session is untouched.
     expect(admin?.full_name).toBe('Demo Admin')
     const session = await context.app.inject({ method: 'GET', url: '/auth/session', headers: { cookie } })
@@ -89,7 +91,7 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
   })
 
   it('a 401 on the retry too passes through: one refresh, two upstream calls, no third', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     const refused = { success: false, message: 'Invalid or expired token' }
     context.sim.inject({ upstream: 'api', method: 'POST', path: CHAT_THREAD, status: 401, body: refused, times: 2 })
@@ -109,7 +111,7 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
   })
 
   it('a refresh answered 500 is 502 upstream_error and the session is kept', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     await expire(context, 'ejento')
     context.sim.inject({ upstream: 'auth', method: 'POST', path: REFRESH_PATH, status: 500, body: { detail: 'Internal Server Error' } })
@@ -126,7 +128,7 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
   })
 
   it('a refresh whose connection is dropped is 502 upstream_unavailable and the session is kept', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     await expire(context, 'ejento')
     context.sim.inject({ upstream: 'auth', method: 'POST', path: REFRESH_PATH, mode: 'drop' })
@@ -139,6 +141,26 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
 
     await expectSessionKept(context, cookie)
   })
+
+  it('a refresh answered 200 without tokens is 502 upstream_invalid_response and the session is kept', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    await expire(context, 'ejento')
+    context.sim.inject({ upstream: 'auth', method: 'POST', path: REFRESH_PATH, status: 200, body: { success: true, message: 'Token refreshed successfully', data: {} } })
+
+    const answer = await createThread(context, cookie)
+
+    expect(answer.statusCode).toBe(502)
+    expect(answer.json().code).toBe('upstream_invalid_response')
+
+    await expectSessionKept(context, cookie)
+  })
+})
+
+// The refresh's own time limit, and both token answer shapes (v2 always answers the envelope): one code for both profiles, run once, on the guide.
+describe('reactive refresh, whatever the profile', () => {
+  const REFRESH_PATH = GUIDE.paths.auth.refresh
+  const CHAT_THREAD = exactPath(GUIDE.paths.api.chatThread('1'))
 
   it('a refresh slower than REFRESH_TIMEOUT is 504 upstream_timeout (though the API timeouts are longer) and the session is kept', async () => {
     const context = await setup({ env: { REFRESH_TIMEOUT: '300ms', UPSTREAM_HEADERS_TIMEOUT: '30s' } })
@@ -155,20 +177,6 @@ describe('reactive refresh: an upstream refuses the token, the BFF refreshes onc
 
     // The refresh itself ran on to its (failed) end; only then is the next one tried.
     await waitFor(() => context.logs.some((line) => line.includes('"refresh":"failed"')), 10_000)
-    await expectSessionKept(context, cookie)
-  })
-
-  it('a refresh answered 200 without tokens is 502 upstream_invalid_response and the session is kept', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    await expire(context, 'ejento')
-    context.sim.inject({ upstream: 'auth', method: 'POST', path: REFRESH_PATH, status: 200, body: { success: true, message: 'Token refreshed successfully', data: {} } })
-
-    const answer = await createThread(context, cookie)
-
-    expect(answer.statusCode).toBe(502)
-    expect(answer.json().code).toBe('upstream_invalid_response')
-
     await expectSessionKept(context, cookie)
   })
 

@@ -2,26 +2,28 @@ import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { authorizationOf, createThread, login, sessionIdOf, setup, sleep } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
-
-const CHAT_THREAD = /^\/api\/agent\/1\/chat-thread$/
+import { GUIDE, PROFILES, exactPath, gatewayHeaders } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 async function refresh (context: TestContext, cookie?: string): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: 'POST', url: '/auth/refresh', headers: cookie === undefined ? {} : { cookie } })
 }
 
-/** Calls the simulated authentication server directly, as an outsider holding `token` would. */
-async function listUsersUpstream (context: TestContext, token: string): Promise<number> {
-  const response = await fetch(`${context.sim.authUrl}/api/users/`, { headers: { authorization: `Bearer ${token}` } })
+/** Calls the simulated authentication server directly, as an outsider holding `token` (and the gateway key) would. */
+async function listUsersUpstream (context: TestContext, profile: TestProfile, token: string): Promise<number> {
+  const response = await fetch(`${context.sim.authUrl}${profile.paths.auth.users}`, { headers: { authorization: `Bearer ${token}`, ...gatewayHeaders(profile) } })
   await response.arrayBuffer()
   return response.status
 }
 
-describe('POST /auth/refresh', () => {
+describe.each(PROFILES)('POST /auth/refresh on %s', (_name, profile) => {
+  const CHAT_THREAD = exactPath(profile.paths.api.chatThread('1'))
+
   it('answers 204 after exactly one upstream refresh; the old auth-app token is revoked, the session works with the new one', async () => {
-    const context = await setup({ sim: { strictRotation: true } })
+    const context = await setup({ profile, sim: { strictRotation: true } })
     const cookie = await login(context)
     const [oldAuth, oldEjento] = context.sim.state.issuedTokens
-    expect(await listUsersUpstream(context, oldAuth as string)).toBe(200)
+    expect(await listUsersUpstream(context, profile, oldAuth as string)).toBe(200)
 
     const answer = await refresh(context, cookie)
 
@@ -33,13 +35,13 @@ describe('POST /auth/refresh', () => {
     expect(refreshes).toHaveLength(1)
     expect(authorizationOf(refreshes[0])).toBe(`Bearer ${oldAuth}`)
     // Strict rotation: the token the refresh was made with is dead upstream.
-    expect(await listUsersUpstream(context, oldAuth as string)).toBe(403)
+    expect(await listUsersUpstream(context, profile, oldAuth as string)).toBe(403)
 
     const [newAuth, newEjento] = context.sim.state.issuedTokens.slice(2)
     expect(newAuth).toBeDefined()
     const users = await context.app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })
     expect(users.statusCode).toBe(200)
-    expect(authorizationOf(context.sim.requestsTo('auth', /^\/api\/users\/$/).at(-1))).toBe(`Bearer ${newAuth}`)
+    expect(authorizationOf(context.sim.requestsTo('auth', exactPath(profile.paths.auth.users)).at(-1))).toBe(`Bearer ${newAuth}`)
     const thread = await createThread(context, cookie)
     expect(thread.statusCode).toBe(201)
     expect(authorizationOf(context.sim.requestsTo('api', CHAT_THREAD)[0])).toBe(`Bearer ${newEjento}`)
@@ -50,19 +52,8 @@ describe('POST /auth/refresh', () => {
     expect(context.sim.counter('ejento_token_rejected')).toBe(0)
   })
 
-  it('answers 401 not_authenticated without a session, and calls no upstream', async () => {
-    const context = await setup()
-
-    const answer = await refresh(context)
-
-    expect(answer.statusCode).toBe(401)
-    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(answer.json()).toMatchObject({ status: 401, code: 'not_authenticated' })
-    expect(context.sim.requests).toHaveLength(0)
-  })
-
   it('a refused refresh is 401 session_expired and ends the session; the next request with the dead cookie clears it', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     const id = sessionIdOf(cookie)
     expect(await context.app.sessions.store.get(id)).not.toBeNull()
@@ -97,7 +88,7 @@ describe('POST /auth/refresh', () => {
   })
 
   it('10 concurrent refreshes of one session: all 204, exactly one upstream refresh (strict rotation)', async () => {
-    const context = await setup({ sim: { strictRotation: true, refreshDelayMs: 100 } })
+    const context = await setup({ profile, sim: { strictRotation: true, refreshDelayMs: 100 } })
     const cookie = await login(context)
 
     const answers = await Promise.all(Array.from({ length: 10 }, async () => await refresh(context, cookie)))
@@ -110,6 +101,22 @@ describe('POST /auth/refresh', () => {
     const thread = await createThread(context, cookie)
     expect(thread.statusCode).toBe(201)
     expect(authorizationOf(context.sim.requestsTo('api', CHAT_THREAD)[0])).toBe(`Bearer ${context.sim.state.issuedTokens[3]}`)
+  })
+})
+
+// No session, token lifetimes and the refresh skew: one code for both profiles, run once, on the guide.
+describe('POST /auth/refresh, whatever the profile', () => {
+  const CHAT_THREAD = exactPath(GUIDE.paths.api.chatThread('1'))
+
+  it('answers 401 not_authenticated without a session, and calls no upstream', async () => {
+    const context = await setup()
+
+    const answer = await refresh(context)
+
+    expect(answer.statusCode).toBe(401)
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(answer.json()).toMatchObject({ status: 401, code: 'not_authenticated' })
+    expect(context.sim.requests).toHaveLength(0)
   })
 
   it.each(['jwt-without-exp', 'opaque'] as const)('%s tokens get TOKEN_DEFAULT_LIFETIME and are refreshed proactively past the half-life cap', async (tokenFormat) => {
