@@ -1,6 +1,10 @@
 // Example chat page for the Ejento BFF. It calls only the BFF's own routes, with the
 // session cookie (HttpOnly: this script cannot read it); no token ever reaches this page.
 
+import { ApiError, api, isNotSupported, json } from './api.js'
+import { AnswerView, applyEvent } from './answer.js'
+import { payloadsOf, serverSentEvents } from './sse.js'
+
 const $ = (id) => document.getElementById(id)
 
 const view = {
@@ -11,10 +15,18 @@ const view = {
   who: $('who'),
   error: $('error'),
   notice: $('notice'),
+  loginForm: $('login-form'),
+  sendCode: $('send-code'),
+  codeForm: $('code-form'),
+  code: $('login-code'),
+  sso: $('sso'),
   agent: $('agent'),
   agentId: $('agent-id'),
   agentDescription: $('agent-description'),
   thread: $('thread'),
+  threads: $('threads'),
+  threadsStatus: $('threads-status'),
+  threadList: $('thread-list'),
   messages: $('messages'),
   question: $('question'),
   send: $('send'),
@@ -28,61 +40,22 @@ const view = {
 }
 
 const state = {
+  /** The BFF's path profile (`guide` or `v2`) as /auth/methods names it; undefined: guide's paths. */
+  profile: undefined,
   agents: [],
-  /** The chat thread of the conversation on screen, created on first use. */
+  /** The chat thread of the conversation on screen; undefined until its first answer names it. */
   threadId: undefined,
+  /** The conversations listed for the agent (v2; the guide's BFF answers 501 and none are shown). */
+  threads: [],
+  threadsSupported: true,
+  /** The address a log-in code was sent to, for its check. */
+  codeEmail: undefined,
   /** Aborts the answer being streamed (log-out, new conversation). */
   streaming: undefined,
-  /** Counts the loads of the sessions list: only the latest one may show its answer. */
-  sessionsLoad: 0
-}
-
-/** An error the BFF (problem+json `detail`) or Ejento (`message`, FastAPI `detail`) explained. */
-class ApiError extends Error {
-  constructor (status, message, code) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
-}
-
-async function api (path, { method = 'GET', body, accept = 'application/json', signal } = {}) {
-  const headers = { accept }
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'include',
-    signal
-  })
-  if (!response.ok) throw await errorFrom(response)
-  return response
-}
-
-async function json (path, options) {
-  const response = await api(path, options)
-  return response.status === 204 ? undefined : await response.json()
-}
-
-async function errorFrom (response) {
-  let body
-  try {
-    body = await response.json()
-  } catch {
-    body = undefined
-  }
-  let message = `The server answered ${response.status} ${response.statusText}`.trim()
-  if (typeof body?.detail === 'string') {
-    message = body.detail
-    const issues = Array.isArray(body.errors) ? body.errors : []
-    if (issues.length > 0) message += ' ' + issues.map((issue) => `${issue.path.replace(/^\//, '')} ${issue.message}`).join('; ')
-  } else if (Array.isArray(body?.detail)) {
-    message = body.detail.map((issue) => issue.msg).join('; ')
-  } else if (typeof body?.message === 'string') {
-    message = body.message
-  }
-  return new ApiError(response.status, message, body?.code)
+  /** Count the loads of each list: only the latest one may show its answer. */
+  sessionsLoad: 0,
+  threadsLoad: 0,
+  threadOpen: 0
 }
 
 function showError (error) {
@@ -102,40 +75,134 @@ function clearMessages () {
   view.notice.hidden = true
 }
 
-/** Runs a user action; a lost session shows the log-in form, anything else an error. */
+/**
+ * Runs a user action; a lost session shows the log-in form, anything else an error.
+ * Answers whether the action succeeded.
+ */
 async function act (action) {
   clearMessages()
   try {
     await action()
+    return true
   } catch (error) {
-    if (error.name === 'AbortError') return
+    if (error.name === 'AbortError') return false
     if (error instanceof ApiError && error.status === 401 && !view.signedIn.hidden) {
       showSignedOut()
       showError(`${error.message} Please log in again.`)
-      return
+      return false
     }
     showError(error)
+    return false
   }
+}
+
+// --- The conversation to come back to ------------------------------------------------------
+
+// Only ids (the agent's, the thread's), never anything secret: the page holds no token at all.
+const REMEMBERED = 'ejento-bff.conversation'
+
+function remember (agentId, threadId) {
+  sessionStorage.setItem(REMEMBERED, JSON.stringify({ agentId: String(agentId), threadId: threadId === undefined ? undefined : String(threadId) }))
+}
+
+function remembered () {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(REMEMBERED) ?? 'null')
+    return typeof saved?.agentId === 'string' ? saved : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function forget () {
+  sessionStorage.removeItem(REMEMBERED)
+}
+
+// --- Log-in methods -----------------------------------------------------------------------
+
+const SSO_PROVIDER = /^[a-z0-9][a-z0-9-]{0,31}$/
+const SSO_NAMES = { google: 'Google', microsoft: 'Microsoft', github: 'GitHub', okta: 'Okta' }
+
+/** Why the BFF sent the browser back from an SSO or magic-link log-in (`?login_error=<code>`). */
+const LOGIN_ERRORS = {
+  sso_state_invalid: 'That log-in link has expired or was already used. Please log in again.',
+  sso_tokens_invalid: 'Ejento did not confirm that log-in. Please try again.',
+  sso_failed: 'The log-in with your other account did not work. Please try again.',
+  account_inactive: 'This account is not active.'
+}
+
+/** Takes `?login_error=` off the address (a reload must not show it again); answers its message. */
+function takeLoginError () {
+  const url = new URL(window.location.href)
+  const code = url.searchParams.get('login_error')
+  if (code === null) return undefined
+  url.searchParams.delete('login_error')
+  window.history.replaceState(window.history.state, '', `${url.pathname}${url.search}${url.hash}`)
+  if (Object.hasOwn(LOGIN_ERRORS, code)) return LOGIN_ERRORS[code]
+  return `Logging in did not work${/^[a-z0-9_]{1,64}$/.test(code) ? ` (${code})` : ''}. Please try again.`
+}
+
+/** Password log-in always; an e-mailed code and SSO buttons when this Ejento offers them. */
+async function loadLoginMethods () {
+  let methods
+  try {
+    methods = await json('/auth/methods')
+  } catch {
+    // Unknown: the password form works everywhere.
+    methods = undefined
+  }
+  state.profile = methods?.profile
+  view.sendCode.hidden = methods?.passwordless !== true
+  const providers = Array.isArray(methods?.sso) ? methods.sso.filter((provider) => typeof provider === 'string' && SSO_PROVIDER.test(provider)) : []
+  view.sso.replaceChildren(...providers.map(ssoButton))
+  view.sso.hidden = providers.length === 0
+}
+
+/** A plain navigation: the BFF sends the browser to the provider and takes the tokens back itself. */
+function ssoButton (provider) {
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.className = 'secondary'
+  button.textContent = `Continue with ${SSO_NAMES[provider] ?? provider[0].toUpperCase() + provider.slice(1)}`
+  button.addEventListener('click', () => {
+    window.location.assign(`/auth/sso/${encodeURIComponent(provider)}?return_to=${encodeURIComponent('/')}`)
+  })
+  return button
+}
+
+function resetCodeForm () {
+  state.codeEmail = undefined
+  view.codeForm.reset()
+  view.codeForm.hidden = true
 }
 
 // --- Session ----------------------------------------------------------------------------
 
 function showSignedOut () {
   stopStreaming()
+  forget()
   state.agents = []
+  state.threads = []
   state.threadId = undefined
   view.messages.replaceChildren()
+  view.threadList.replaceChildren()
+  view.threads.hidden = true
   view.loading.hidden = true
   view.signedIn.hidden = true
   view.account.hidden = true
   view.who.textContent = ''
+  view.who.removeAttribute('title')
   closeSessions()
+  resetCodeForm()
   view.signedOut.hidden = false
   document.body.dataset.session = 'signed-out'
 }
 
 async function showSignedIn (user) {
-  view.who.textContent = `Signed in as ${user.full_name ? `${user.full_name} (${user.email})` : user.email}`
+  const fullName = typeof user.full_name === 'string' ? user.full_name.trim() : ''
+  view.who.textContent = `Signed in as ${fullName === '' ? user.email : fullName}`
+  if (fullName === '') view.who.removeAttribute('title')
+  else view.who.title = user.email
   view.loading.hidden = true
   view.signedOut.hidden = true
   view.account.hidden = false
@@ -150,7 +217,7 @@ async function loadSession () {
   else showSignedOut()
 }
 
-$('login-form').addEventListener('submit', (event) => {
+view.loginForm.addEventListener('submit', (event) => {
   event.preventDefault()
   const form = event.currentTarget
   act(async () => {
@@ -160,6 +227,40 @@ $('login-form').addEventListener('submit', (event) => {
     })
     form.reset()
     await showSignedIn(result.user)
+  })
+})
+
+view.sendCode.addEventListener('click', () => {
+  const email = $('login-email')
+  if (!email.reportValidity()) return
+  act(async () => {
+    const address = email.value.trim()
+    await api('/auth/passwordless/start', { method: 'POST', body: { email: address } })
+    state.codeEmail = address
+    view.codeForm.hidden = false
+    view.code.value = ''
+    view.code.focus()
+    // The BFF answers the same whether the address has an account or not; so does this.
+    showNotice(`If ${address} has an account, a log-in code is on its way there.`)
+  })
+})
+
+view.codeForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  act(async () => {
+    try {
+      const result = await json('/auth/passwordless/verify', {
+        method: 'POST',
+        body: { code: view.code.value.trim(), ...(state.codeEmail === undefined ? {} : { email: state.codeEmail }) }
+      })
+      view.loginForm.reset()
+      resetCodeForm()
+      await showSignedIn(result.user)
+    } catch (error) {
+      // No code pending any more (expired, too many tries): ask for a new one.
+      if (error instanceof ApiError && error.code === 'passwordless_not_started') resetCodeForm()
+      throw error
+    }
   })
 })
 
@@ -320,16 +421,17 @@ view.revokeOthers.addEventListener('click', () => {
   }))
 })
 
-// --- Agents and threads -----------------------------------------------------------------
+// --- Agents -------------------------------------------------------------------------------
 
 /**
- * The agents to pick from. Listing agents is not among the calls every Ejento offers: when the
- * list cannot be had (or is empty), the page asks for an agent id instead.
+ * The agents to pick from, through the passthrough at the profile's path. Listing agents is
+ * not among the calls every Ejento offers: when the list cannot be had (or is empty), the
+ * page asks for an agent id instead.
  */
 async function loadAgents () {
   let listed = []
   try {
-    const answer = await json('/proxy/ejento/api/agents')
+    const answer = await json(state.profile === 'v2' ? '/proxy/ejento/api/v2/agents' : '/proxy/ejento/api/agents')
     listed = Array.isArray(answer?.data) ? answer.data.filter((agent) => agent?.id !== undefined) : []
   } catch (error) {
     // Only "no such call here" means a missing list; an outage or a lost session is shown as such.
@@ -344,7 +446,19 @@ async function loadAgents () {
   }))
   view.agent.hidden = state.agents.length === 0
   view.agentId.hidden = state.agents.length > 0
+
+  // Back where this tab was: the same agent, and the conversation last opened.
+  const saved = remembered()
+  if (saved !== undefined) {
+    if (state.agents.length === 0) view.agentId.value = saved.agentId
+    else if (state.agents.some((agent) => String(agent.id) === saved.agentId)) view.agent.value = saved.agentId
+  }
   startConversation()
+  await loadThreads()
+  const agent = currentAgent()
+  if (saved?.threadId !== undefined && String(agent?.id) === saved.agentId && state.threads.some((thread) => String(thread.id) === saved.threadId)) {
+    await openThread(saved.threadId)
+  }
 }
 
 const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/
@@ -357,34 +471,191 @@ function currentAgent () {
   return state.agents.find((agent) => String(agent.id) === view.agent.value)
 }
 
-/** A fresh conversation with the selected agent; its thread is created with the first question. */
+/** A fresh conversation with the selected agent; its thread starts with the first question. */
 function startConversation () {
   stopStreaming()
+  state.threadOpen++
   state.threadId = undefined
   view.messages.replaceChildren()
   const agent = currentAgent()
   view.agentDescription.textContent = agent?.description ??
     (state.agents.length === 0 ? 'This Ejento does not list its agents here: type the id of an agent.' : 'No agent is available.')
-  view.thread.textContent = ''
+  showThread()
   view.send.disabled = agent === undefined
 }
 
-async function createThread (agentId) {
-  const answer = await json(`/api/agents/${encodeURIComponent(agentId)}/chat-threads`, { method: 'POST', body: {} })
-  state.threadId = answer.data.id
-  view.thread.textContent = `Conversation #${state.threadId}`
+function changeAgent () {
+  startConversation()
+  const agent = currentAgent()
+  if (agent === undefined) forget()
+  else remember(agent.id, undefined)
+  act(loadThreads)
 }
 
-view.agent.addEventListener('change', () => startConversation())
+view.agent.addEventListener('change', changeAgent)
 view.agentId.addEventListener('input', () => startConversation())
+view.agentId.addEventListener('change', changeAgent)
 view.newThread.addEventListener('click', () => {
   clearMessages()
   startConversation()
   const agent = currentAgent()
-  if (agent !== undefined) act(() => createThread(agent.id))
+  if (agent !== undefined) remember(agent.id, undefined)
+  view.question.focus()
 })
 
+// --- Conversations ------------------------------------------------------------------------
+
+const pathId = (id) => encodeURIComponent(String(id))
+
+function titleOf (thread) {
+  return typeof thread?.title === 'string' && thread.title.trim() !== '' ? thread.title : `Conversation #${thread.id}`
+}
+
+/** Names the conversation on screen, and marks it in the list. */
+function showThread () {
+  const id = state.threadId
+  const listed = state.threads.find((thread) => String(thread.id) === String(id))
+  view.thread.textContent = id === undefined ? '' : `Conversation #${id}${typeof listed?.title === 'string' && listed.title !== '' ? `: ${listed.title}` : ''}`
+  for (const item of view.threadList.children) {
+    if (item.dataset.threadId === String(id)) item.querySelector('.open')?.setAttribute('aria-current', 'true')
+    else item.querySelector('.open')?.removeAttribute('aria-current')
+  }
+}
+
+/** The user's conversations with the agent, newest first; hidden quietly where Ejento has none (guide: 501). */
+async function loadThreads () {
+  const load = ++state.threadsLoad
+  const agent = currentAgent()
+  if (agent === undefined || !state.threadsSupported) {
+    state.threads = []
+    view.threads.hidden = true
+    return
+  }
+  let answer
+  try {
+    answer = await json(`/api/agents/${pathId(agent.id)}/chat-threads`)
+  } catch (error) {
+    if (!isNotSupported(error)) throw error
+    state.threadsSupported = false
+    view.threads.hidden = true
+    return
+  }
+  if (load !== state.threadsLoad) return
+  const threads = Array.isArray(answer?.data?.chat_threads) ? answer.data.chat_threads : []
+  state.threads = threads.filter((thread) => typeof thread?.id === 'number' || typeof thread?.id === 'string')
+  view.threadList.replaceChildren(...state.threads.map(threadItem))
+  view.threadsStatus.textContent = state.threads.length === 0 ? 'No conversations with this agent yet.' : ''
+  view.threads.hidden = false
+  showThread()
+}
+
+function button (text, className, label) {
+  const element = document.createElement('button')
+  element.type = 'button'
+  element.className = className
+  element.textContent = text
+  if (label !== undefined) element.setAttribute('aria-label', label)
+  return element
+}
+
+function threadItem (thread) {
+  const title = titleOf(thread)
+  const item = document.createElement('li')
+  item.className = 'thread'
+  item.dataset.threadId = String(thread.id)
+  const open = button(title, 'open link')
+  open.addEventListener('click', () => act(() => openThread(thread.id)))
+  const rename = button('Rename', 'secondary', `Rename “${title}”`)
+  rename.addEventListener('click', () => item.replaceChildren(renameForm(thread, title)))
+  const remove = button('Delete', 'secondary', `Delete “${title}”`)
+  remove.addEventListener('click', () => {
+    if (!window.confirm(`Delete the conversation “${title}”? This cannot be undone.`)) return
+    act(async () => {
+      await api(`/api/chat-threads/${pathId(thread.id)}`, { method: 'DELETE' })
+      if (String(state.threadId) === String(thread.id)) {
+        startConversation()
+        remember(currentAgent()?.id ?? '', undefined)
+      }
+      showNotice(`Deleted the conversation “${title}”.`)
+      await loadThreads()
+    })
+  })
+  item.append(open, rename, remove)
+  return item
+}
+
+function renameForm (thread, title) {
+  const form = document.createElement('form')
+  form.className = 'rename'
+  const label = document.createElement('label')
+  const name = document.createElement('span')
+  name.className = 'visually-hidden'
+  name.textContent = `New title for “${title}”`
+  const input = document.createElement('input')
+  input.name = 'title'
+  input.required = true
+  input.maxLength = 255
+  input.value = typeof thread.title === 'string' ? thread.title : ''
+  label.append(name, input)
+  const cancel = button('Cancel', 'secondary')
+  const save = button('Save', '')
+  save.type = 'submit'
+  const back = () => act(loadThreads)
+  cancel.addEventListener('click', back)
+  form.addEventListener('keydown', (event) => { if (event.key === 'Escape') back() })
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const newTitle = input.value.trim()
+    if (newTitle === '') return
+    act(async () => {
+      await json(`/api/chat-threads/${pathId(thread.id)}`, { method: 'PATCH', body: { title: newTitle } })
+      showNotice(`Renamed the conversation to “${newTitle}”.`)
+      await loadThreads()
+    })
+  })
+  form.append(label, save, cancel)
+  queueMicrotask(() => input.focus())
+  return form
+}
+
+/** Shows a conversation's questions and answers (oldest first), and asks on in that thread. */
+async function openThread (threadId) {
+  const agent = currentAgent()
+  if (agent === undefined) return
+  stopStreaming()
+  const open = ++state.threadOpen
+  const answer = await json(`/api/chat-threads/${pathId(threadId)}/responses`)
+  if (open !== state.threadOpen) return
+  const responses = Array.isArray(answer?.data?.agent_responses) ? answer.data.agent_responses : []
+  view.messages.replaceChildren()
+  for (const response of responses) {
+    addMessage('question', typeof response?.question === 'string' ? response.question : '')
+    const item = addMessage('answer', '')
+    const shown = new AnswerView(item, answerActions)
+    shown.finish({ ...response?.response, agent_response_id: undefined })
+    if (response?.id !== undefined) shown.showVotes(response.id, lastVote(response.feedback))
+    item.dataset.state = 'done'
+  }
+  dropFollowUps({ keepLast: true })
+  state.threadId = threadId
+  remember(agent.id, threadId)
+  showThread()
+}
+
+function lastVote (feedback) {
+  const votes = Array.isArray(feedback) ? feedback.map((entry) => entry?.vote_type).filter((vote) => typeof vote === 'string') : []
+  return votes.at(-1)
+}
+
 // --- Asking, with the answer streamed -----------------------------------------------------
+
+/** What an answer's buttons do: ask a follow-up, vote (answers whether the vote was recorded). */
+const answerActions = {
+  ask: (question) => askQuestion(question),
+  vote: (responseId, voteType) => act(async () => {
+    await json(`/api/responses/${pathId(responseId)}/feedback`, { method: 'POST', body: { vote_type: voteType } })
+  })
+}
 
 function addMessage (role, text) {
   const item = document.createElement('li')
@@ -401,6 +672,12 @@ function addMessage (role, text) {
   return item
 }
 
+/** Follow-up questions belong to the latest answer only. */
+function dropFollowUps ({ keepLast = false } = {}) {
+  const groups = [...view.messages.querySelectorAll('.followups')]
+  for (const group of keepLast ? groups.slice(0, -1) : groups) group.remove()
+}
+
 function stopStreaming () {
   state.streaming?.abort()
   state.streaming = undefined
@@ -408,106 +685,70 @@ function stopStreaming () {
 
 $('ask-form').addEventListener('submit', (event) => {
   event.preventDefault()
-  const question = view.question.value.trim()
-  const agent = currentAgent()
-  if (question === '' || agent === undefined || state.streaming !== undefined) return
-  act(async () => {
-    if (state.threadId === undefined) await createThread(agent.id)
-    view.question.value = ''
-    addMessage('question', question)
-    const answer = addMessage('answer', '')
-    await streamAnswer(agent.id, question, answer)
-  })
+  askQuestion(view.question.value.trim(), { fromInput: true })
 })
 
-async function streamAnswer (agentId, question, item) {
-  const text = item.querySelector('.text')
+function askQuestion (question, { fromInput = false } = {}) {
+  const agent = currentAgent()
+  if (question === '' || agent === undefined || state.streaming !== undefined) return
+  return act(async () => {
+    if (fromInput) view.question.value = ''
+    dropFollowUps()
+    addMessage('question', question)
+    const answer = addMessage('answer', '')
+    await streamAnswer(agent, question, answer)
+  })
+}
+
+async function streamAnswer (agent, question, item) {
+  const answer = new AnswerView(item, answerActions)
   item.dataset.state = 'streaming'
   item.setAttribute('aria-busy', 'true')
   const controller = new AbortController()
   state.streaming = controller
   view.send.disabled = true
-  let finished = false
+  const startedIn = state.threadId
+  // A conversation's first question starts its thread (chat_thread_id: null); its answer names it.
+  const learn = (thread) => {
+    if (thread === undefined || controller.signal.aborted) return
+    state.threadId = thread.threadId
+    remember(agent.id, thread.threadId)
+    showThread()
+  }
   try {
-    const response = await api(`/api/agents/${encodeURIComponent(agentId)}/responses`, {
+    const response = await api(`/api/agents/${pathId(agent.id)}/responses`, {
       method: 'POST',
       accept: 'text/event-stream',
-      body: { user_query: question, chat_thread_id: state.threadId },
+      body: { user_query: question, chat_thread_id: state.threadId ?? null },
       signal: controller.signal
     })
-    for await (const { event, data } of serverSentEvents(response.body)) {
-      const payload = parseJson(data)
-      if (event === 'token') {
-        text.textContent += payload?.delta ?? ''
-        item.scrollIntoView({ block: 'end' })
-      } else if (event === 'end') {
-        const final = payload?.output?.answer
-        if (typeof final === 'string') text.textContent = final
-        finished = true
-      } else if (event === 'error') {
-        throw new Error(payload?.message ?? payload?.detail ?? 'The agent failed to answer.')
+    if (response.headers.get('content-type')?.startsWith('text/event-stream') === true) {
+      // Either format, told apart by what arrives: named events (guide) or `step` lines (v2).
+      for await (const { event, data } of serverSentEvents(response.body)) {
+        for (const payload of payloadsOf(data)) learn(applyEvent(answer, event, payload))
       }
+    } else {
+      // An answer all at once (JSON `{data: output}`): the same output as a stream's end.
+      learn(answer.finish((await response.json())?.data))
     }
-    if (!finished) throw new Error('The answer stopped before it was complete. Please ask again.')
+    if (!answer.finished) throw new Error('The answer stopped before it was complete. Please ask again.')
     item.dataset.state = 'done'
   } catch (error) {
     item.dataset.state = 'error'
-    if (text.textContent === '') item.remove()
+    if (item.querySelector('.text').textContent === '') item.remove()
     throw error
   } finally {
     item.removeAttribute('aria-busy')
     if (state.streaming === controller) state.streaming = undefined
     view.send.disabled = currentAgent() === undefined
+    // A new conversation joins the list (v2 names it after the question).
+    if (!controller.signal.aborted && state.threadId !== startedIn && state.threadsSupported) act(loadThreads)
   }
 }
 
-function parseJson (text) {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Server-sent events from a fetch body (EventSource cannot POST): yields `{event, data}`
- * for each event as soon as its blank line arrives.
- */
-async function * serverSentEvents (body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
-  try {
-    while (true) {
-      const { value, done } = await reader.read()
-      if (done) break
-      buffer += value.replace(/\r\n?/g, '\n')
-      let end
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const parsed = parseEvent(block)
-        if (parsed !== undefined) yield parsed
-      }
-    }
-  } finally {
-    // Stops the download when the reader leaves early (an error event, an abort).
-    reader.cancel().catch(() => {})
-  }
-}
-
-function parseEvent (block) {
-  let event = 'message'
-  const data = []
-  for (const line of block.split('\n')) {
-    if (line === '' || line.startsWith(':')) continue
-    const colon = line.indexOf(':')
-    const field = colon === -1 ? line : line.slice(0, colon)
-    let value = colon === -1 ? '' : line.slice(colon + 1)
-    if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'event') event = value
-    else if (field === 'data') data.push(value)
-  }
-  return data.length === 0 ? undefined : { event, data: data.join('\n') }
-}
-
-act(loadSession)
+act(async () => {
+  const loginError = takeLoginError()
+  await loadLoginMethods()
+  await loadSession()
+  if (loginError !== undefined) showError(loginError)
+})
