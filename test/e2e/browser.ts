@@ -3,12 +3,14 @@ import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { chromium } from 'playwright-core'
+import { expect } from 'vitest'
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core'
 import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/index.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { onCleanup, testConfig } from '../helpers/app.js'
+import type { TestProfile } from '../helpers/profiles.js'
 
 /** Debian's Chromium (`apt-get install -y chromium`; .ci/run installs it when missing). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -36,11 +38,14 @@ export interface Bff {
   url: string
 }
 
-/** The simulator and the BFF serving web/, listening on a random local port; closed after the test. */
-export async function startBff (options: { env?: Record<string, string>, sim?: SimulatorOptions } = {}): Promise<Bff> {
-  const sim = await startSimulator(options.sim)
+/**
+ * The simulator and the BFF serving web/, listening on a random local port; closed after the
+ * test. `profile` (default: the guide's) sets both sides' path profile.
+ */
+export async function startBff (options: { profile?: TestProfile, env?: Record<string, string>, sim?: SimulatorOptions } = {}): Promise<Bff> {
+  const sim = await startSimulator({ ...options.profile?.sim, ...options.sim })
   onCleanup(sim.close)
-  const config = testConfig(sim, { STATIC_DIR: WEB_DIR, LOG_LEVEL: 'warn', ...options.env })
+  const config = testConfig(sim, { STATIC_DIR: WEB_DIR, LOG_LEVEL: 'warn', ...options.profile?.env, ...options.env })
   const app = await buildApp({ config, logStream: { write: () => {} } })
   onCleanup(async () => { await app.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -56,6 +61,10 @@ export interface BrowsingPage {
   bodies: () => Promise<string[]>
   /** Console errors, uncaught page errors and failed requests, as text. */
   problems: string[]
+  /** Every console message, whatever its level. */
+  console: string[]
+  /** Every address the page's top frame showed (committed navigations, history changes included). */
+  visited: string[]
 }
 
 /** A fresh browser context (no cookie, no storage) and page, with its answers and errors recorded. */
@@ -66,14 +75,20 @@ export async function openPage (browser: Browser): Promise<BrowsingPage> {
   page.setDefaultTimeout(10_000)
   const pending: Array<Promise<string>> = []
   const problems: string[] = []
+  const logged: string[] = []
+  const visited: string[] = []
   page.on('response', (response: Response) => {
     pending.push(response.text().catch(() => ''))
   })
   page.on('console', (message) => {
+    logged.push(message.text())
     if (message.type() === 'error') problems.push(`console: ${message.text()}`)
   })
   page.on('pageerror', (error) => { problems.push(`page error: ${error.message}`) })
-  return { context, page, problems, bodies: async () => await Promise.all(pending) }
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) visited.push(frame.url())
+  })
+  return { context, page, problems, console: logged, visited, bodies: async () => await Promise.all(pending) }
 }
 
 export async function screenshot (page: Page, name: string): Promise<string> {
@@ -83,12 +98,18 @@ export async function screenshot (page: Page, name: string): Promise<string> {
   return path
 }
 
-/** Logs in through the page's form and waits until it shows who is logged in. */
+/** Logs in through the page's form and waits until it shows who is logged in (full name, else e-mail). */
 export async function logIn (page: Page, email = 'demo@example.com', password = 'demo-password'): Promise<void> {
   await page.locator('#login-email').fill(email)
   await page.locator('#login-password').fill(password)
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await page.locator('#who').filter({ hasText: email }).waitFor()
+  await page.getByRole('button', { name: 'Log in', exact: true }).click()
+  await signedIn(page)
+}
+
+/** Waits until the page shows the chat of someone logged in. */
+export async function signedIn (page: Page): Promise<void> {
+  await page.locator('body[data-session="signed-in"]').waitFor({ state: 'attached' })
+  await page.locator('#who').filter({ hasText: /^Signed in as \S/ }).waitFor()
 }
 
 /** Asks a question through the page and answers the text of the finished answer; fails on a shown error. */
@@ -106,6 +127,33 @@ export async function ask (page: Page, question: string): Promise<string> {
 /** The answer the simulator gives to a question. */
 export function expectedAnswer (question: string, agent = 'Demo Agent'): string {
   return `You asked: "${question}". I am ${agent}, answering word by word.`
+}
+
+/** Chrome reports every 4xx answer on the console; the page's own failures are what matter. */
+export function pageProblems (browsing: BrowsingPage): string[] {
+  return browsing.problems.filter((problem) => !problem.includes('Failed to load resource'))
+}
+
+// The browser globals the page functions below use (the project compiles without the DOM library).
+declare const document: { cookie: string, referrer: string }
+declare const localStorage: Record<string, string>
+declare const sessionStorage: Record<string, string>
+
+/**
+ * No token anywhere the page could reach: its cookies (the session cookie invisible to its
+ * scripts), storage, HTML, every address it showed, its console, and every body it received.
+ */
+export async function expectNoTokenInPage (bff: Bff, browsing: BrowsingPage): Promise<void> {
+  const { page } = browsing
+  const { cookie, storage, referrer } = await page.evaluate(() => ({
+    cookie: document.cookie,
+    referrer: document.referrer,
+    storage: JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } })
+  }))
+  expect(bff.sim.state.issuedTokens.length).toBeGreaterThan(0)
+  expect(cookie).not.toContain(bff.config.session.cookieName)
+  const seen = [cookie, referrer, storage, await page.content(), page.url(), ...browsing.visited, ...browsing.console, ...await browsing.bodies()]
+  expect(leakedTokens(bff.sim, seen)).toEqual([])
 }
 
 /** The tokens the simulator issued that appear in `texts`. */

@@ -1,6 +1,6 @@
 import type { Browser, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expectedAnswer, ask, launchChromium, logIn, openPage, screenshot, startBff } from './browser.js'
+import { expectedAnswer, ask, launchChromium, logIn, openPage, screenshot, signedIn, startBff } from './browser.js'
 import type { Bff, BrowsingPage } from './browser.js'
 
 interface ListedSession { handle: string, createdAt: string, lastSeenAt: string, device: string, address: string, current: boolean }
@@ -114,13 +114,13 @@ describe('the example page\'s "Your sessions" panel in Chromium', () => {
     // The second browser still shows the chat; its next call is refused, and it shows the log-in form.
     expect(await second.page.locator('#signed-in').isVisible()).toBe(true)
     await second.page.locator('#question').fill('Am I still signed in?')
-    const refused = second.page.waitForResponse((response) => response.url().endsWith('/chat-threads'))
+    const refused = second.page.waitForResponse((response) => response.url().endsWith('/api/agents/1/responses'))
     await second.page.getByRole('button', { name: 'Send' }).click()
     expect((await refused).status()).toBe(401)
     await expectSignedOut(second.page)
     expect(await second.page.locator('#error').innerText()).toMatch(/Please log in again\.$/)
     await screenshot(second.page, 'sessions-03-signed-out-elsewhere')
-    expect(bff.sim.requestsTo('api', /\/chat-thread$/)).toHaveLength(0)
+    expect(bff.sim.requestsTo('api', /\/(?:chat-thread|response)$/)).toHaveLength(0)
 
     // A third browser logs in; "Sign out everywhere else" ends it and keeps this one.
     const third = await loggedInPage(browser, bff)
@@ -137,7 +137,7 @@ describe('the example page\'s "Your sessions" panel in Chromium', () => {
 
     // This browser stays signed in, through a reload too, and still chats.
     await page.reload()
-    await page.locator('#who').filter({ hasText: 'demo@example.com' }).waitFor()
+    await signedIn(page)
     expect((await fetchJson(page, '/auth/session')).body).toMatchObject({ authenticated: true })
     await openPanel(page)
     await sessionsListed(page, 1)
