@@ -68,6 +68,10 @@ class RecordingStore implements SessionStore {
   async destroy (id: string): Promise<void> { await this.inner.destroy(id) }
   async destroyOwner (owner: string, exceptId?: string): Promise<number> { return await this.inner.destroyOwner(owner, exceptId) }
   async listOwner (owner: string): Promise<OwnedSession[]> { return await this.inner.listOwner(owner) }
+  async putTransient (key: string, data: string, ttlMs: number): Promise<void> { await this.inner.putTransient(key, data, ttlMs) }
+  async getTransient (key: string): Promise<string | null> { return await this.inner.getTransient(key) }
+  async takeTransient (key: string): Promise<string | null> { return await this.inner.takeTransient(key) }
+  async deleteTransient (key: string): Promise<void> { await this.inner.deleteTransient(key) }
   async ping (): Promise<void> { await this.inner.ping() }
   async close (): Promise<void> { await this.inner.close() }
 }

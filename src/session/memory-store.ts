@@ -20,6 +20,8 @@ export class MemorySessionStore implements SessionStore {
   readonly #owners = new Map<string, Set<string>>()
   /** Which session replaced which at log-in, for a short while (see SessionStore.replace). */
   readonly #successors = new Map<string, { id: string, expiresAt: number }>()
+  /** Transient records, in the order they were written: oldest evicted first past the maximum count. */
+  readonly #transient = new Map<string, { data: string, expiresAt: number }>()
   readonly #maxCount: number
   readonly #now: () => number
   readonly #sweeper: NodeJS.Timeout
@@ -37,6 +39,11 @@ export class MemorySessionStore implements SessionStore {
   /** How many owners the index holds (tests: it must not outgrow the sessions). */
   get ownerCount (): number {
     return this.#owners.size
+  }
+
+  /** How many transient records it holds, expired ones not yet swept included (tests). */
+  get transientCount (): number {
+    return this.#transient.size
   }
 
   async get (id: string): Promise<StoredSession | null> {
@@ -118,6 +125,28 @@ export class MemorySessionStore implements SessionStore {
     return sessions
   }
 
+  async putTransient (key: string, data: string, ttlMs: number): Promise<void> {
+    this.#transient.delete(key)
+    // Bounded like the sessions: anyone may start a log-in, so these could otherwise grow without end.
+    while (this.#transient.size >= this.#maxCount) this.#transient.delete(this.#transient.keys().next().value as string)
+    this.#transient.set(key, { data, expiresAt: this.#now() + ttlMs })
+  }
+
+  async getTransient (key: string): Promise<string | null> {
+    return this.#liveTransient(key)
+  }
+
+  /** No await between the read and the delete: concurrent takers cannot both read the record. */
+  async takeTransient (key: string): Promise<string | null> {
+    const data = this.#liveTransient(key)
+    this.#transient.delete(key)
+    return data
+  }
+
+  async deleteTransient (key: string): Promise<void> {
+    this.#transient.delete(key)
+  }
+
   async ping (): Promise<void> {}
 
   async close (): Promise<void> {
@@ -125,6 +154,7 @@ export class MemorySessionStore implements SessionStore {
     this.#entries.clear()
     this.#owners.clear()
     this.#successors.clear()
+    this.#transient.clear()
   }
 
   /**
@@ -141,6 +171,17 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, successor] of this.#successors) {
       if (successor.expiresAt <= now) this.#successors.delete(id)
     }
+    for (const [key, record] of this.#transient) {
+      if (record.expiresAt <= now) this.#transient.delete(key)
+    }
+  }
+
+  #liveTransient (key: string): string | null {
+    const record = this.#transient.get(key)
+    if (record === undefined) return null
+    if (record.expiresAt > this.#now()) return record.data
+    this.#transient.delete(key)
+    return null
   }
 
   #live (id: string): Entry | undefined {

@@ -165,6 +165,7 @@ export interface RedisSessionStoreOptions {
 }
 
 const OWNER_NAME_LABEL = 'session-owner/hmac-sha256/v1'
+const TRANSIENT_NAME_LABEL = 'transient-record/hmac-sha256/v1'
 
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis'
@@ -174,6 +175,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #ownerPrefix: string
   readonly #legacyOwnerPrefix: string
   readonly #ownerNameKeys: Buffer[]
+  readonly #transientPrefix: string
+  readonly #transientNameKeys: Buffer[]
   readonly #ownerIndexTtlMs: number
   readonly #now: () => number
 
@@ -184,6 +187,8 @@ export class RedisSessionStore implements SessionStore {
     this.#ownerPrefix = `${options.prefix}owner-sessions:`
     this.#legacyOwnerPrefix = `${options.prefix}owner:`
     this.#ownerNameKeys = options.secrets.map((secret) => deriveKey(secret, OWNER_NAME_LABEL))
+    this.#transientPrefix = `${options.prefix}transient:`
+    this.#transientNameKeys = options.secrets.map((secret) => deriveKey(secret, TRANSIENT_NAME_LABEL))
     this.#ownerIndexTtlMs = options.ownerIndexTtlMs
     this.#now = options.now ?? Date.now
     this.#redis = redis as Redis & SessionCommands
@@ -276,6 +281,44 @@ export class RedisSessionStore implements SessionStore {
       ...this.#ownerNameKeys.map((key) => this.#ownerPrefix + keyedName(key, owner)),
       this.#legacyOwnerPrefix + createHash('sha256').update(owner).digest('base64url').slice(0, 22)
     ]
+  }
+
+  /**
+   * One string per record, named by an HMAC of its key under the first secret (a key may hold an
+   * address, and a Redis reader learns nothing from the name) and read under every secret: while
+   * a rotation is under way, instances with different first secrets name it differently.
+   * Commands stay one key each, so they work on a Redis Cluster too.
+   */
+  async putTransient (key: string, data: string, ttlMs: number): Promise<void> {
+    const [name, ...older] = this.#transientNames(key)
+    await this.#call(async () => await this.#redis.set(name as string, data, 'PX', Math.max(1, Math.ceil(ttlMs))))
+    // Replacing means no older spelling still answers for the key.
+    for (const other of older) await this.#call(async () => await this.#redis.del(other))
+  }
+
+  async getTransient (key: string): Promise<string | null> {
+    for (const name of this.#transientNames(key)) {
+      const data = await this.#call(async () => await this.#redis.get(name))
+      if (data !== null) return data
+    }
+    return null
+  }
+
+  /** GETDEL (Redis 6.2): reading and deleting are one step, so two takers cannot both get the record. */
+  async takeTransient (key: string): Promise<string | null> {
+    for (const name of this.#transientNames(key)) {
+      const data = await this.#call(async () => await this.#redis.getdel(name))
+      if (data !== null) return data
+    }
+    return null
+  }
+
+  async deleteTransient (key: string): Promise<void> {
+    for (const name of this.#transientNames(key)) await this.#call(async () => await this.#redis.del(name))
+  }
+
+  #transientNames (key: string): string[] {
+    return [...new Set(this.#transientNameKeys.map((nameKey) => this.#transientPrefix + keyedName(nameKey, key)))]
   }
 
   async ping (): Promise<void> {

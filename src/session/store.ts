@@ -55,6 +55,17 @@ export interface SessionStore {
   destroyOwner (owner: string, exceptId?: string): Promise<number>
   /** The owner's live sessions, in no particular order. */
   listOwner (owner: string): Promise<OwnedSession[]>
+  /**
+   * Transient records: short-lived, already sealed data under a caller's key (a log-in under way
+   * between its start and its end, on any instance). Stored beside the sessions, with their own
+   * TTL; a key is only ever named to the store, never shown (Redis names it with an HMAC).
+   * `putTransient` replaces what the key held.
+   */
+  putTransient (key: string, data: string, ttlMs: number): Promise<void>
+  getTransient (key: string): Promise<string | null>
+  /** Reads and removes in one atomic step: of concurrent takers, exactly one gets the record. */
+  takeTransient (key: string): Promise<string | null>
+  deleteTransient (key: string): Promise<void>
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping (): Promise<void>
   close (): Promise<void>
