@@ -3,6 +3,8 @@ import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { ADMIN, DEMO, login, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { GUIDE, V2 } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 /** Path parameters as a browser (or an attacker's script) would put them in the URL. */
 const BAD_IDS = [
@@ -59,16 +61,25 @@ async function rawRequest (port: number, method: string, path: string, headers: 
 
 interface Case {
   route: string
+  /** A profile whose upstream has the call (where it has none, the route answers 501 and proves nothing here). */
+  profile: TestProfile
   credentials: { email: string, password: string }
-  method: 'POST' | 'PATCH'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   path: (id: string) => string
-  payload: Record<string, unknown>
+  payload?: Record<string, unknown>
+  /** The upstream calls `1?x=1&skip=5` as the id makes: a raw "?" starts the query, so only a route ending at the id is still routed, with id 1. */
+  afterRawQuery: string[]
 }
 
 const CASES: Case[] = [
-  { route: 'POST /api/agents/:agentId/chat-threads', credentials: DEMO, method: 'POST', path: (id) => `/api/agents/${id}/chat-threads`, payload: {} },
-  { route: 'POST /api/agents/:agentId/responses', credentials: DEMO, method: 'POST', path: (id) => `/api/agents/${id}/responses`, payload: { user_query: 'hi', chat_thread_id: 1 } },
-  { route: 'PATCH /api/users/:userId', credentials: ADMIN, method: 'PATCH', path: (id) => `/api/users/${id}`, payload: { full_name: 'Moved' } }
+  { route: 'POST /api/agents/:agentId/chat-threads', profile: GUIDE, credentials: DEMO, method: 'POST', path: (id) => `/api/agents/${id}/chat-threads`, payload: {}, afterRawQuery: [] },
+  { route: 'POST /api/agents/:agentId/responses', profile: GUIDE, credentials: DEMO, method: 'POST', path: (id) => `/api/agents/${id}/responses`, payload: { user_query: 'hi', chat_thread_id: 1 }, afterRawQuery: [] },
+  { route: 'PATCH /api/users/:userId', profile: GUIDE, credentials: ADMIN, method: 'PATCH', path: (id) => `/api/users/${id}`, payload: { full_name: 'Moved' }, afterRawQuery: ['auth PATCH /api/users/1'] },
+  { route: 'GET /api/agents/:agentId/chat-threads', profile: V2, credentials: DEMO, method: 'GET', path: (id) => `/api/agents/${id}/chat-threads`, afterRawQuery: [] },
+  { route: 'GET /api/chat-threads/:threadId/responses', profile: V2, credentials: DEMO, method: 'GET', path: (id) => `/api/chat-threads/${id}/responses`, afterRawQuery: [] },
+  { route: 'PATCH /api/chat-threads/:threadId', profile: V2, credentials: DEMO, method: 'PATCH', path: (id) => `/api/chat-threads/${id}`, payload: { title: 'Moved' }, afterRawQuery: ['api PUT /api/v2/chat-threads/1'] },
+  { route: 'DELETE /api/chat-threads/:threadId', profile: V2, credentials: DEMO, method: 'DELETE', path: (id) => `/api/chat-threads/${id}`, afterRawQuery: ['api DELETE /api/v2/chat-threads/1'] },
+  { route: 'POST /api/responses/:responseId/feedback', profile: V2, credentials: DEMO, method: 'POST', path: (id) => `/api/responses/${id}/feedback`, payload: { vote_type: 'upvote' }, afterRawQuery: [] }
 ]
 
 interface Listening {
@@ -80,14 +91,15 @@ interface Listening {
 }
 
 async function listening (testCase: Case): Promise<Listening> {
-  const context = await setup()
+  const context = await setup({ profile: testCase.profile })
   const cookie = await login(context, testCase.credentials)
   await context.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (context.app.server.address() as AddressInfo).port
   const before = context.sim.requests.length
+  const { payload } = testCase
   return {
     context,
-    send: async (id) => await rawRequest(port, testCase.method, testCase.path(id), { cookie, 'content-type': 'application/json' }, JSON.stringify(testCase.payload)),
+    send: async (id) => await rawRequest(port, testCase.method, testCase.path(id), payload === undefined ? { cookie } : { cookie, 'content-type': 'application/json' }, payload === undefined ? '' : JSON.stringify(payload)),
     upstreamCalls: () => context.sim.requests.slice(before).map((request) => `${request.upstream} ${request.method} ${request.url}`)
   }
 }
@@ -146,8 +158,7 @@ describe.each(CASES.map((testCase) => [testCase.route, testCase] as const))('pat
     await send('1?x=1&skip=5')
     for (const call of upstreamCalls()) expect(call).not.toMatch(/x=1|skip=5/)
     // A raw "?" starts the query: `/api/users/1` is an ordinary id; the agent routes lose their tail.
-    if (testCase.method === 'PATCH') expect(upstreamCalls()).toEqual(['auth PATCH /api/users/1'])
-    else expect(upstreamCalls()).toEqual([])
+    expect(upstreamCalls()).toEqual(testCase.afterRawQuery)
   })
 })
 
