@@ -54,8 +54,8 @@ describe.each(PROFILES)('POST /auth/login on %s', (_name, profile) => {
     const context = await setup({ profile, sim: { tokenFormat: 'opaque' } })
     const response = await context.app.inject({ method: 'POST', url: '/auth/login', payload: DEMO })
     expect(response.statusCode).toBe(200)
-    // No `sub` in an opaque token: the user is known by email only.
-    expect(response.json().user).toEqual({ email: DEMO.email })
+    // No `sub` in an opaque token: the user is known by email (and who-am-I's full name) only.
+    expect(response.json().user).toEqual({ email: DEMO.email, full_name: 'Demo User' })
   })
 
   it('starts a new session id at log-in, so a planted or earlier cookie is worthless', async () => {

@@ -51,7 +51,7 @@ describe.each(PROFILES)('GET /auth/session and POST /auth/logout on %s', (_name,
     expect(response.statusCode).toBe(200)
     const body = response.json()
     const simUser = context.sim.state.userByEmail(DEMO.email)
-    expect(body).toEqual({ authenticated: true, user: { email: DEMO.email, id: simUser?.id }, expiresAt: expect.any(String) })
+    expect(body).toEqual({ authenticated: true, user: { email: DEMO.email, id: simUser?.id, full_name: 'Demo User' }, expiresAt: expect.any(String) })
     expect(body.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/)
     const expiresAt = Date.parse(body.expiresAt)
     expect(expiresAt).toBeGreaterThan(Date.now())
