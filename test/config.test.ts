@@ -215,6 +215,50 @@ describe('loadConfig: ALLOWED_ORIGINS', () => {
   })
 })
 
+describe('loadConfig: PUBLIC_URL', () => {
+  it('is unset by default: no magic links, SSO returns to the request\'s own origin', () => {
+    expect(load().publicUrl).toBeUndefined()
+    expect(load({ PUBLIC_URL: '  ' }).publicUrl).toBeUndefined()
+  })
+
+  it.each([
+    ['https://chat.example.com', 'https://chat.example.com'],
+    ['https://chat.example.com/', 'https://chat.example.com'],
+    [' HTTPS://Chat.Example.COM:443/ ', 'https://chat.example.com'],
+    ['http://127.0.0.1:3000', 'http://127.0.0.1:3000'],
+    ['https://example.com/chat', 'https://example.com/chat'],
+    ['https://example.com/apps/chat-v2/', 'https://example.com/apps/chat-v2'],
+    ['https://[::1]:8443/x', 'https://[::1]:8443/x']
+  ])('accepts %s as %s (no trailing slash, so /auth/... joins cleanly)', (value, expected) => {
+    expect(load({ PUBLIC_URL: value }).publicUrl).toBe(expected)
+  })
+
+  it.each([
+    'chat.example.com',
+    '/chat',
+    'ftp://chat.example.com',
+    'javascript:alert(1)',
+    'https://chat.example.com?next=x',
+    'https://chat.example.com/?',
+    'https://chat.example.com/#top',
+    'https://chat.example.com/chat#',
+    'https://chat.example.com/a/../b',
+    'https://chat.example.com/a/%2e%2e/b',
+    'https://chat.example.com//evil.example',
+    'https://chat.example.com/a%2fb',
+    'https://chat.example.com\\evil',
+    'https://chat.example.com/a b',
+    'https://'
+  ])('refuses %s', (value) => {
+    expectRefused({ PUBLIC_URL: value }, 'PUBLIC_URL')
+  })
+
+  it('refuses credentials without echoing them', () => {
+    const error = expectRefused({ PUBLIC_URL: 'https://user:hunter2-password@chat.example.com/?x' }, 'PUBLIC_URL')
+    expect(error.message).not.toContain('hunter2')
+  })
+})
+
 describe('loadConfig: TRUST_PROXY', () => {
   it.each([
     ['true', true],

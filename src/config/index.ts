@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parseTrustProxy } from './parse.js'
+import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parsePublicUrl, parseTrustProxy } from './parse.js'
 import type { PathProfileName } from '../upstream/paths.js'
 import { PATH_PROFILES } from '../upstream/paths.js'
 
@@ -20,6 +20,12 @@ export interface Config {
   staticDir: string | undefined
   /** When set, `GET /metrics` needs `Authorization: Bearer <this>`; undefined: open (keep it off the public network). */
   metricsToken: string | undefined
+  /**
+   * The BFF's public address as browsers reach it (origin and optional path prefix, no trailing
+   * slash), where Ejento's magic links and SSO come back to; undefined: magic links are not asked
+   * for, and SSO comes back to the request's own origin. Never derived from a request's Host.
+   */
+  publicUrl: string | undefined
   upstreams: {
     authUrl: URL
     apiUrl: URL
@@ -125,6 +131,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', timer(parseDuration), 25_000),
     staticDir: read<string | undefined>('STATIC_DIR', parseDirectory, undefined),
     metricsToken: read<string | undefined>('METRICS_TOKEN', parseMetricsToken, undefined),
+    publicUrl: read<string | undefined>('PUBLIC_URL', parsePublicUrl, undefined),
     upstreams: {
       // Demo mode overrides these with the simulator's addresses once it listens.
       authUrl: read('EJENTO_AUTH_URL', parseBaseUrl, () => demo ? new URL('http://127.0.0.1:0') : required('EJENTO_AUTH_URL')),

@@ -67,6 +67,34 @@ export function parseOrigin (value: string): string {
   return url.origin
 }
 
+/**
+ * Where browsers reach the BFF: an http(s) origin with an optional path prefix
+ * (`https://chat.example.com`, `https://example.com/chat`), without credentials, query or
+ * fragment; answered without a trailing slash, so that `/auth/...` joins cleanly.
+ */
+export function parsePublicUrl (value: string): string {
+  const trimmed = value.trim()
+  let url: URL
+  try {
+    url = new URL(trimmed)
+  } catch {
+    // Not echoed: an unparseable URL may still carry a password.
+    throw new Error('must be an absolute http or https URL such as https://chat.example.com')
+  }
+  if (url.username !== '' || url.password !== '') throw new Error('must not carry credentials')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must use http or https (got "${url.protocol}")`)
+  // A bare "?" or "#" leaves URL's search and hash empty: look at the text too.
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(trimmed)) throw new Error(`must not have a query or fragment (got "${value}")`)
+  // The path as written must be the path the browser gets back: nothing URL would rewrite
+  // (dot segments, backslashes, spaces), no empty segment, no encoded slash.
+  const path = url.pathname.replace(/\/+$/, '')
+  const written = trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').replace(/\/+$/, '')
+  if (written !== path || path.includes('//') || /%2f|%5c/i.test(path)) {
+    throw new Error(`must be an origin with an optional plain path prefix such as https://example.com/chat (got "${value}")`)
+  }
+  return `${url.origin}${path}`
+}
+
 export function parseList (value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter((item) => item !== '')
 }
