@@ -179,9 +179,9 @@ export class AnswerView {
     const group = element('div', 'votes')
     group.setAttribute('role', 'group')
     group.setAttribute('aria-label', 'Rate this answer')
-    const buttons = [['upvote', '👍', 'Helpful'], ['downvote', '👎', 'Not helpful']].map(([voteType, thumb, name]) => {
+    const buttons = [['upvote', '▲', 'Helpful'], ['downvote', '▼', 'Not helpful']].map(([voteType, arrow, name]) => {
       const button = element('button', 'vote')
-      const symbol = element('span', undefined, thumb)
+      const symbol = element('span', undefined, arrow)
       symbol.setAttribute('aria-hidden', 'true')
       button.append(symbol, ` ${name}`)
       button.type = 'button'
