@@ -1,11 +1,11 @@
-import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import type { RecordedRequest } from '../src/simulator/index.js'
 import { ADMIN, DEMO, login, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { PROFILES, exactPath } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 const BROWSER_AUTHORIZATION = 'Bearer browser-token'
-const SUBSCRIPTION_KEY = 'test-subscription-key-0123456789'
 
 /** The `typ` claim ('auth' or 'ejento') of the simulator JWT in a recorded Authorization header. */
 function tokenKind (authorization: string | string[] | undefined): unknown {
@@ -35,143 +35,249 @@ interface RouteCase {
   upstreamMethod: string
   /** Path and query the upstream must receive. */
   upstreamUrl: (context: TestContext) => string
+  /** The JSON body the upstream must receive, when it is not the browser's own. */
+  upstreamBody?: Record<string, unknown>
   token: 'auth' | 'ejento'
   status: number
   check: (body: any, context: TestContext) => void
 }
 
-const ROUTES: RouteCase[] = [
-  {
-    name: 'POST /api/agents/:agentId/chat-threads',
-    credentials: DEMO,
-    call: () => ({ method: 'POST', url: '/api/agents/1/chat-threads' }),
-    upstream: 'api',
-    upstreamMethod: 'POST',
-    upstreamUrl: () => '/api/agent/1/chat-thread',
-    token: 'ejento',
-    status: 201,
-    check: (body) => {
-      expect(body).toMatchObject({ success: true, data: { agent_id: 1 } })
-      expect(typeof body.data.id).toBe('number')
-    }
-  },
-  {
-    name: 'POST /api/agents/:agentId/responses',
-    credentials: DEMO,
-    call: (context) => {
-      const threadId = context.sim.state.newThread(1, userId(context, DEMO.email))
-      return { method: 'POST', url: '/api/agents/1/responses', payload: { user_query: 'What is Ejento?', chat_thread_id: threadId } }
+/** Every named API route, with where it lands on this profile's upstream. */
+function routesOf (profile: TestProfile): RouteCase[] {
+  const { auth, api } = profile.paths
+  return [
+    {
+      name: 'POST /api/agents/:agentId/chat-threads',
+      credentials: DEMO,
+      call: () => ({ method: 'POST', url: '/api/agents/1/chat-threads' }),
+      upstream: 'api',
+      upstreamMethod: 'POST',
+      upstreamUrl: () => api.chatThread('1'),
+      // v2 is told the agent and the creator; the guide's thread needs nothing.
+      upstreamBody: profile.name === 'v2' ? { agent: 1, created_by: DEMO.email } : {},
+      token: 'ejento',
+      status: 201,
+      check: (body) => {
+        expect(body).toMatchObject({ success: true, data: profile.name === 'v2' ? { agent: 1, created_by: DEMO.email } : { agent_id: 1 } })
+        expect(typeof body.data.id).toBe('number')
+      }
     },
-    upstream: 'api',
-    upstreamMethod: 'POST',
-    upstreamUrl: () => '/api/agent/1/response',
-    token: 'ejento',
-    status: 200,
-    check: (body) => {
-      expect(body.success).toBe(true)
-      expect(body.data.answer).toContain('What is Ejento?')
+    {
+      name: 'POST /api/agents/:agentId/responses',
+      credentials: DEMO,
+      call: (context) => {
+        const threadId = context.sim.state.newThread(1, userId(context, DEMO.email))
+        return { method: 'POST', url: '/api/agents/1/responses', payload: { user_query: 'What is Ejento?', chat_thread_id: threadId } }
+      },
+      upstream: 'api',
+      upstreamMethod: 'POST',
+      upstreamUrl: () => api.response('1'),
+      token: 'ejento',
+      status: 200,
+      check: (body) => {
+        expect(body.success).toBe(true)
+        expect(body.data.answer).toContain('What is Ejento?')
+      }
+    },
+    {
+      name: 'GET /api/users',
+      credentials: DEMO,
+      call: () => ({ method: 'GET', url: '/api/users?skip=1&limit=1' }),
+      upstream: 'auth',
+      upstreamMethod: 'GET',
+      upstreamUrl: () => `${auth.users}?skip=1&limit=1`,
+      token: 'auth',
+      status: 200,
+      check: (body) => {
+        expect(body.count).toBe(2)
+        expect(body.data).toHaveLength(1)
+        expect(body.data[0]).not.toHaveProperty('passwordHash')
+      }
+    },
+    {
+      name: 'PATCH /api/users/me/password',
+      credentials: DEMO,
+      call: () => ({ method: 'PATCH', url: '/api/users/me/password', payload: { current_password: DEMO.password, new_password: 'a-brand-new-password' } }),
+      upstream: 'auth',
+      upstreamMethod: 'PATCH',
+      upstreamUrl: () => auth.ownPassword,
+      token: 'auth',
+      status: 200,
+      // No other session of the user to end; this one was renewed.
+      check: (body) => { expect(body).toEqual({ message: 'Password updated successfully', ended_sessions: 0 }) }
+    },
+    {
+      name: 'PATCH /api/users/:userId',
+      credentials: ADMIN,
+      call: (context) => ({ method: 'PATCH', url: `/api/users/${userId(context, DEMO.email)}`, payload: { full_name: 'Renamed By Admin' } }),
+      upstream: 'auth',
+      upstreamMethod: 'PATCH',
+      upstreamUrl: (context) => auth.user(userId(context, DEMO.email)),
+      token: 'auth',
+      status: 200,
+      check: (body, context) => {
+        expect(body).toMatchObject({ id: userId(context, DEMO.email), email: DEMO.email, full_name: 'Renamed By Admin' })
+      }
     }
-  },
-  {
-    name: 'GET /api/users',
-    credentials: DEMO,
-    call: () => ({ method: 'GET', url: '/api/users?skip=1&limit=1' }),
-    upstream: 'auth',
-    upstreamMethod: 'GET',
-    upstreamUrl: () => '/api/users/?skip=1&limit=1',
-    token: 'auth',
-    status: 200,
-    check: (body) => {
-      expect(body.count).toBe(2)
-      expect(body.data).toHaveLength(1)
-      expect(body.data[0]).not.toHaveProperty('passwordHash')
-    }
-  },
-  {
-    name: 'PATCH /api/users/me/password',
-    credentials: DEMO,
-    call: () => ({ method: 'PATCH', url: '/api/users/me/password', payload: { current_password: DEMO.password, new_password: 'a-brand-new-password' } }),
-    upstream: 'auth',
-    upstreamMethod: 'PATCH',
-    upstreamUrl: () => '/api/users/me/password',
-    token: 'auth',
-    status: 200,
-    // No other session of the user to end; this one was renewed.
-    check: (body) => { expect(body).toEqual({ message: 'Password updated successfully', ended_sessions: 0 }) }
-  },
-  {
-    name: 'PATCH /api/users/:userId',
-    credentials: ADMIN,
-    call: (context) => ({ method: 'PATCH', url: `/api/users/${userId(context, DEMO.email)}`, payload: { full_name: 'Renamed By Admin' } }),
-    upstream: 'auth',
-    upstreamMethod: 'PATCH',
-    upstreamUrl: (context) => `/api/users/${userId(context, DEMO.email)}`,
-    token: 'auth',
-    status: 200,
-    check: (body, context) => {
-      expect(body).toMatchObject({ id: userId(context, DEMO.email), email: DEMO.email, full_name: 'Renamed By Admin' })
-    }
-  }
-]
+  ]
+}
 
-describe('named API routes forward to the right upstream path with the right token', () => {
-  for (const withKey of [false, true]) {
-    describe(withKey ? 'with EJENTO_SUBSCRIPTION_KEY set' : 'without EJENTO_SUBSCRIPTION_KEY', () => {
-      it.each(ROUTES.map((route) => [route.name, route] as const))('%s', async (_name, route) => {
-        const context = withKey
-          ? await setup({ env: { EJENTO_SUBSCRIPTION_KEY: SUBSCRIPTION_KEY }, sim: { subscriptionKey: SUBSCRIPTION_KEY } })
-          : await setup()
-        const cookie = await login(context, route.credentials)
-        const call = route.call(context)
-        const before = context.sim.requests.length
-        const requestId = `req-${route.upstream}-${route.upstreamMethod.toLowerCase()}-1`
+describe.each(PROFILES)('named API routes forward to the right upstream path with the right token on %s', (_name, profile) => {
+  const key = profile.env.EJENTO_SUBSCRIPTION_KEY
 
-        const response = await context.app.inject({
-          method: call.method,
-          url: call.url,
-          headers: { cookie, authorization: BROWSER_AUTHORIZATION, 'x-request-id': requestId },
-          ...(call.payload === undefined ? {} : { payload: call.payload })
-        })
+  it.each(routesOf(profile).map((route) => [route.name, route] as const))('%s', async (_route, route) => {
+    const context = await setup({ profile })
+    const cookie = await login(context, route.credentials)
+    const call = route.call(context)
+    const before = context.sim.requests.length
+    const requestId = `req-${route.upstream}-${route.upstreamMethod.toLowerCase()}-1`
 
-        expect(response.statusCode, response.body).toBe(route.status)
-        expect(response.headers['content-type']).toContain('application/json')
-        expect(response.headers['x-request-id']).toBe(requestId)
-        route.check(response.json(), context)
-
-        // Exactly one upstream call: no refresh, no retry.
-        const sent = context.sim.requests.slice(before)
-        expect(sent.map((request) => `${request.upstream} ${request.method} ${request.url}`))
-          .toEqual([`${route.upstream} ${route.upstreamMethod} ${route.upstreamUrl(context)}`])
-        const upstream = sent[0] as RecordedRequest
-        expect(upstream.headers.authorization).not.toBe(BROWSER_AUTHORIZATION)
-        expect(upstream.headers.authorization).not.toContain('browser-token')
-        expect(tokenKind(upstream.headers.authorization)).toBe(route.token)
-        expect(context.sim.state.issuedTokens).toContain((upstream.headers.authorization as string).slice('Bearer '.length))
-        expect(upstream.headers['x-request-id']).toBe(requestId)
-        expect(upstream.headers.cookie).toBeUndefined()
-        if (withKey) {
-          expect(upstream.headers['ocp-apim-subscription-key']).toBe(SUBSCRIPTION_KEY)
-          expect(context.sim.counter('subscription_key_rejected')).toBe(0)
-          // The key is a server secret: never in the answer.
-          expect(response.body).not.toContain(SUBSCRIPTION_KEY)
-          expect(JSON.stringify(response.headers)).not.toContain(SUBSCRIPTION_KEY)
-        } else {
-          expect(upstream.headers).not.toHaveProperty('ocp-apim-subscription-key')
-        }
-        if (call.payload !== undefined) expect(jsonOf(upstream)).toEqual(call.payload)
-      })
+    const response = await context.app.inject({
+      method: call.method,
+      url: call.url,
+      headers: { cookie, authorization: BROWSER_AUTHORIZATION, 'x-request-id': requestId },
+      ...(call.payload === undefined ? {} : { payload: call.payload })
     })
-  }
 
-  it('sends the gateway key on the log-in too, so every upstream call carries it', async () => {
-    const context = await setup({ env: { EJENTO_SUBSCRIPTION_KEY: SUBSCRIPTION_KEY }, sim: { subscriptionKey: SUBSCRIPTION_KEY } })
-    const cookie = await login(context)
-    await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie } })
-    await context.app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })
-    expect(context.sim.requests.length).toBe(3)
-    for (const request of context.sim.requests) expect(request.headers['ocp-apim-subscription-key']).toBe(SUBSCRIPTION_KEY)
+    expect(response.statusCode, response.body).toBe(route.status)
+    expect(response.headers['content-type']).toContain('application/json')
+    expect(response.headers['x-request-id']).toBe(requestId)
+    route.check(response.json(), context)
+
+    // Exactly one upstream call: no refresh, no retry.
+    const sent = context.sim.requests.slice(before)
+    expect(sent.map((request) => `${request.upstream} ${request.method} ${request.url}`))
+      .toEqual([`${route.upstream} ${route.upstreamMethod} ${route.upstreamUrl(context)}`])
+    const upstream = sent[0] as RecordedRequest
+    expect(upstream.headers.authorization).not.toBe(BROWSER_AUTHORIZATION)
+    expect(upstream.headers.authorization).not.toContain('browser-token')
+    expect(tokenKind(upstream.headers.authorization)).toBe(route.token)
+    expect(context.sim.state.issuedTokens).toContain((upstream.headers.authorization as string).slice('Bearer '.length))
+    expect(upstream.headers['x-request-id']).toBe(requestId)
+    expect(upstream.headers.cookie).toBeUndefined()
+    if (key !== undefined) {
+      expect(upstream.headers['ocp-apim-subscription-key']).toBe(key)
+      expect(context.sim.counter('subscription_key_rejected')).toBe(0)
+      // The key is a server secret: never in the answer.
+      expect(response.body).not.toContain(key)
+      expect(JSON.stringify(response.headers)).not.toContain(key)
+    } else {
+      expect(upstream.headers).not.toHaveProperty('ocp-apim-subscription-key')
+    }
+    const upstreamBody = route.upstreamBody ?? call.payload
+    if (upstreamBody !== undefined) expect(jsonOf(upstream)).toEqual(upstreamBody)
   })
 
+  it(key === undefined ? 'sends no gateway key on any upstream call' : 'sends the gateway key on every upstream call, the log-in too', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    expect((await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie } })).statusCode).toBe(201)
+    expect((await context.app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })).statusCode).toBe(200)
+    const paths = context.sim.requests.map((request) => request.path)
+    for (const path of [profile.paths.auth.login, profile.paths.api.chatThread('1'), profile.paths.auth.users]) expect(paths).toContain(path)
+    for (const request of context.sim.requests) expect(request.headers['ocp-apim-subscription-key'], request.path).toBe(key)
+  })
+
+  it('GET /api/users passes the defaults skip=0 and limit=100 when the browser gives none', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const response = await context.app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toMatchObject({ count: 2 })
+    expect(response.json().data).toHaveLength(2)
+    expect(context.sim.requestsTo('auth', exactPath(profile.paths.auth.users)).map((request) => request.url)).toEqual([`${profile.paths.auth.users}?skip=0&limit=100`])
+  })
+
+  it('GET /api/users passes skip and limit through', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const response = await context.app.inject({ method: 'GET', url: '/api/users?skip=0&limit=1', headers: { cookie } })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().data).toHaveLength(1)
+    expect(context.sim.requestsTo('auth', exactPath(profile.paths.auth.users)).map((request) => request.url)).toEqual([`${profile.paths.auth.users}?skip=0&limit=1`])
+  })
+
+  it('PATCH /api/users/me/password changes the password end to end: the new one logs in, the old one no longer does', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const newPassword = 'changed-demo-password'
+    const response = await context.app.inject({
+      method: 'PATCH',
+      url: '/api/users/me/password',
+      headers: { cookie },
+      payload: { current_password: DEMO.password, new_password: newPassword }
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ message: 'Password updated successfully', ended_sessions: 0 })
+    expect(response.body).not.toContain(newPassword)
+
+    const old = await context.app.inject({ method: 'POST', url: '/auth/login', payload: DEMO })
+    expect(old.statusCode).toBe(401)
+    expect(old.json().code).toBe('invalid_credentials')
+    await expect(login(context, { email: DEMO.email, password: newPassword })).resolves.toMatch(/=/)
+  })
+
+  it('PATCH /api/users/me/password passes the upstream 400 through when the current password is wrong', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const response = await context.app.inject({
+      method: 'PATCH',
+      url: '/api/users/me/password',
+      headers: { cookie },
+      payload: { current_password: 'not-the-password', new_password: 'another-password-1' }
+    })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toEqual({ detail: 'Incorrect password' })
+    expect(context.sim.counter('refresh')).toBe(0)
+    // Nothing changed: the old password still works.
+    await expect(login(context)).resolves.toMatch(/=/)
+  })
+
+  it('PATCH /api/users/:userId passes the upstream 403 for a normal user through, without any token refresh', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const target = userId(context, ADMIN.email)
+    const before = context.sim.requests.length
+    const response = await context.app.inject({ method: 'PATCH', url: `/api/users/${target}`, headers: { cookie }, payload: { is_superuser: false } })
+    expect(response.statusCode).toBe(403)
+    expect(response.json()).toEqual({ detail: "The user doesn't have enough privileges" })
+    expect(context.sim.counter('refresh')).toBe(0)
+    expect(context.sim.requests.slice(before).map((request) => request.url)).toEqual([profile.paths.auth.user(target)])
+    // The session is intact.
+    const session = await context.app.inject({ method: 'GET', url: '/auth/session', headers: { cookie } })
+    expect(session.json().authenticated).toBe(true)
+    expect(context.sim.state.userByEmail(ADMIN.email)?.is_superuser).toBe(true)
+  })
+
+  it('PATCH /api/users/:userId lets an admin update another user', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context, ADMIN)
+    const target = userId(context, DEMO.email)
+    const response = await context.app.inject({
+      method: 'PATCH',
+      url: `/api/users/${target}`,
+      headers: { cookie },
+      payload: { full_name: 'Demo Renamed', password: 'admin-set-password' }
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toMatchObject({ id: target, email: DEMO.email, full_name: 'Demo Renamed', is_active: true, is_superuser: false })
+    expect(response.body).not.toContain('admin-set-password')
+    expect(context.sim.state.userByEmail(DEMO.email)?.full_name).toBe('Demo Renamed')
+    await expect(login(context, { email: DEMO.email, password: 'admin-set-password' })).resolves.toMatch(/=/)
+  })
+
+  it('PATCH /api/users/:userId passes the upstream 404 through for an unknown user id', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context, ADMIN)
+    const response = await context.app.inject({ method: 'PATCH', url: '/api/users/00000000-0000-4000-8000-000000000000', headers: { cookie }, payload: { full_name: 'x' } })
+    expect(response.statusCode).toBe(404)
+    expect(response.json()).toEqual({ detail: 'The user with this id does not exist in the system' })
+  })
+})
+
+// What follows ends in the BFF (the request id, a missing session, the BFF's own validation),
+// one code for both profiles: run once, on the guide.
+describe('named API routes, whatever the profile', () => {
   it('creates a new request id when the caller sends none, and forwards that same id upstream', async () => {
     const context = await setup()
     const cookie = await login(context)
@@ -212,25 +318,6 @@ describe('anonymous calls', () => {
 })
 
 describe('GET /api/users', () => {
-  it('passes the defaults skip=0 and limit=100 when the browser gives none', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    const response = await context.app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })
-    expect(response.statusCode).toBe(200)
-    expect(response.json()).toMatchObject({ count: 2 })
-    expect(response.json().data).toHaveLength(2)
-    expect(context.sim.requestsTo('auth', /^\/api\/users\/$/).map((request) => request.url)).toEqual(['/api/users/?skip=0&limit=100'])
-  })
-
-  it('passes skip and limit through', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    const response = await context.app.inject({ method: 'GET', url: '/api/users?skip=0&limit=1', headers: { cookie } })
-    expect(response.statusCode).toBe(200)
-    expect(response.json().data).toHaveLength(1)
-    expect(context.sim.requestsTo('auth', /^\/api\/users\/$/).map((request) => request.url)).toEqual(['/api/users/?skip=0&limit=1'])
-  })
-
   it.each(['limit=0', 'limit=5000', 'skip=-1', 'skip=abc', 'limit=abc', 'limit=1.5'])('answers 400 validation_failed for %s and never reaches upstream', async (query) => {
     const context = await setup()
     const cookie = await login(context)
@@ -244,42 +331,6 @@ describe('GET /api/users', () => {
 })
 
 describe('PATCH /api/users/me/password', () => {
-  it('changes the password end to end: the new one logs in, the old one no longer does', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    const newPassword = 'changed-demo-password'
-    const response = await context.app.inject({
-      method: 'PATCH',
-      url: '/api/users/me/password',
-      headers: { cookie },
-      payload: { current_password: DEMO.password, new_password: newPassword }
-    })
-    expect(response.statusCode).toBe(200)
-    expect(response.json()).toEqual({ message: 'Password updated successfully', ended_sessions: 0 })
-    expect(response.body).not.toContain(newPassword)
-
-    const old = await context.app.inject({ method: 'POST', url: '/auth/login', payload: DEMO })
-    expect(old.statusCode).toBe(401)
-    expect(old.json().code).toBe('invalid_credentials')
-    await expect(login(context, { email: DEMO.email, password: newPassword })).resolves.toMatch(/=/)
-  })
-
-  it('passes the upstream 400 through when the current password is wrong', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    const response = await context.app.inject({
-      method: 'PATCH',
-      url: '/api/users/me/password',
-      headers: { cookie },
-      payload: { current_password: 'not-the-password', new_password: 'another-password-1' }
-    })
-    expect(response.statusCode).toBe(400)
-    expect(response.json()).toEqual({ detail: 'Incorrect password' })
-    expect(context.sim.counter('refresh')).toBe(0)
-    // Nothing changed: the old password still works.
-    await expect(login(context)).resolves.toMatch(/=/)
-  })
-
   it.each([
     ['a too short new password', { current_password: DEMO.password, new_password: 'short' }],
     ['a too long new password', { current_password: DEMO.password, new_password: 'x'.repeat(129) }],
@@ -310,47 +361,6 @@ describe('PATCH /api/users/me/password', () => {
 })
 
 describe('PATCH /api/users/:userId', () => {
-  it('passes the upstream 403 for a normal user through, without any token refresh', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    const target = userId(context, ADMIN.email)
-    const before = context.sim.requests.length
-    const response = await context.app.inject({ method: 'PATCH', url: `/api/users/${target}`, headers: { cookie }, payload: { is_superuser: false } })
-    expect(response.statusCode).toBe(403)
-    expect(response.json()).toEqual({ detail: "The user doesn't have enough privileges" })
-    expect(context.sim.counter('refresh')).toBe(0)
-    expect(context.sim.requests.slice(before).map((request) => request.url)).toEqual([`/api/users/${target}`])
-    // The session is intact.
-    const session = await context.app.inject({ method: 'GET', url: '/auth/session', headers: { cookie } })
-    expect(session.json().authenticated).toBe(true)
-    expect(context.sim.state.userByEmail(ADMIN.email)?.is_superuser).toBe(true)
-  })
-
-  it('lets an admin update another user', async () => {
-    const context = await setup()
-    const cookie = await login(context, ADMIN)
-    const target = userId(context, DEMO.email)
-    const response = await context.app.inject({
-      method: 'PATCH',
-      url: `/api/users/${target}`,
-      headers: { cookie },
-      payload: { full_name: 'Demo Renamed', password: 'admin-set-password' }
-    })
-    expect(response.statusCode).toBe(200)
-    expect(response.json()).toMatchObject({ id: target, email: DEMO.email, full_name: 'Demo Renamed', is_active: true, is_superuser: false })
-    expect(response.body).not.toContain('admin-set-password')
-    expect(context.sim.state.userByEmail(DEMO.email)?.full_name).toBe('Demo Renamed')
-    await expect(login(context, { email: DEMO.email, password: 'admin-set-password' })).resolves.toMatch(/=/)
-  })
-
-  it('passes the upstream 404 through for an unknown user id', async () => {
-    const context = await setup()
-    const cookie = await login(context, ADMIN)
-    const response = await context.app.inject({ method: 'PATCH', url: '/api/users/00000000-0000-4000-8000-000000000000', headers: { cookie }, payload: { full_name: 'x' } })
-    expect(response.statusCode).toBe(404)
-    expect(response.json()).toEqual({ detail: 'The user with this id does not exist in the system' })
-  })
-
   it('never sends unknown body fields upstream', async () => {
     const context = await setup()
     const cookie = await login(context, ADMIN)
@@ -397,38 +407,5 @@ describe('PATCH /api/users/:userId', () => {
     expect(response.headers['content-type']).toContain('application/problem+json')
     expect(response.json()).toMatchObject({ code: 'validation_failed' })
     expect(context.sim.requests.slice(before)).toHaveLength(0)
-  })
-})
-
-describe('EJENTO_PATH_PROFILE=v2', () => {
-  /** The simulator only speaks the guide's paths: answer the v2 log-in with a real token pair. */
-  async function v2Login (context: TestContext): Promise<string> {
-    const user = context.sim.state.userByEmail(DEMO.email)
-    if (user === undefined) throw new Error('no demo user')
-    context.sim.inject({ upstream: 'auth', method: 'POST', path: '/auth-service/api/v2/login/access-token', status: 200, body: { ...context.sim.state.tokenPair(user), token_type: 'bearer' } })
-    return await login(context)
-  }
-
-  it('sends the chat-thread call to /api/v2/agents/{id}/chat-threads and passes the 404 through', async () => {
-    const context = await setup({ env: { EJENTO_PATH_PROFILE: 'v2' } })
-    const cookie = await v2Login(context)
-    expect(context.sim.requests.map((request) => request.path)).toEqual(['/auth-service/api/v2/login/access-token'])
-
-    const response: LightMyRequestResponse = await context.app.inject({ method: 'POST', url: '/api/agents/7/chat-threads', headers: { cookie } })
-    expect(response.statusCode).toBe(404)
-    expect(response.json()).toEqual({ success: false, message: 'Not found' })
-    const [upstream] = context.sim.requestsTo('api')
-    expect(upstream?.method).toBe('POST')
-    expect(upstream?.path).toBe('/api/v2/agents/7/chat-threads')
-    expect(tokenKind(upstream?.headers.authorization)).toBe('ejento')
-    expect(context.sim.counter('refresh')).toBe(0)
-  })
-
-  it('sends the response call to /response-service/api/v2/agents/{id}/responses', async () => {
-    const context = await setup({ env: { EJENTO_PATH_PROFILE: 'v2' } })
-    const cookie = await v2Login(context)
-    const response = await context.app.inject({ method: 'POST', url: '/api/agents/7/responses', headers: { cookie }, payload: { user_query: 'hi', chat_thread_id: 3 } })
-    expect(response.statusCode).toBe(404)
-    expect(context.sim.requestsTo('api').map((request) => request.path)).toEqual(['/response-service/api/v2/agents/7/responses'])
   })
 })
