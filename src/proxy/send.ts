@@ -93,7 +93,10 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   const out = new PassThrough()
   const metrics = reply.server.metrics
   metrics.streamOpened()
+  // An event stream's last three bytes, so that a failure knows whether the upstream stopped between two events.
+  let tail = BETWEEN_EVENTS
   source.on('data', (chunk: Buffer) => {
+    if (isEventStream) tail = lastBytes(tail, chunk)
     if (!out.write(chunk)) source.pause()
   })
   out.on('drain', () => source.resume())
@@ -106,7 +109,8 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
     }
     reply.log.warn({ err: error }, 'the upstream stream failed before its end')
     if (isEventStream && !out.destroyed) {
-      out.end(STREAM_FAILED[format])
+      // Cut in the middle of an event: that event is ended first, so that the error is one of its own.
+      out.end(unfinishedEventEnd(tail) + STREAM_FAILED[format])
     } else if (!reply.raw.headersSent) {
       // Nothing has reached the browser yet: it gets a 502 problem, without the upstream's headers.
       for (const name of Object.keys(headers)) {
@@ -123,6 +127,26 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
     if (!source.destroyed) source.destroy()
   })
   return reply.code(response.statusCode).headers(headers).send(out)
+}
+
+/** Three bytes, as `lastBytes` keeps them, that end an event (a blank line). */
+const BETWEEN_EVENTS = 0x0a0a0a
+
+function lastBytes (tail: number, chunk: Buffer): number {
+  if (chunk.length >= 3) return chunk.readUIntBE(chunk.length - 3, 3)
+  for (const byte of chunk) tail = ((tail << 8) | byte) & 0xffffff
+  return tail
+}
+
+/**
+ * What ends the event an upstream was writing when it failed: nothing after a blank line
+ * (LF, CR or CRLF line ends, as server-sent events allow), one more LF after a line end, else
+ * a line end and a blank line.
+ */
+function unfinishedEventEnd (tail: number): string {
+  const two = tail & 0xffff
+  if (two === 0x0a0a || two === 0x0d0d || two === 0x0a0d || tail === 0x0a0d0a) return ''
+  return (tail & 0xff) === 0x0a ? '\n' : '\n\n'
 }
 
 /** JSON answers up to this size are read and checked for token fields on the passthrough. */

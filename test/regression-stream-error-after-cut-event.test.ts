@@ -1,0 +1,103 @@
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { startSimulator } from '../src/simulator/index.js'
+import type { StreamFormat } from '../src/proxy/send.js'
+import { onFileCleanup } from './helpers/app.js'
+import { takeEvents } from './helpers/event-stream.js'
+import { PROFILES } from './helpers/profiles.js'
+import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import type { RealServer } from './helpers/real-server.js'
+
+const STREAM_FAILED: Record<StreamFormat, string> = {
+  events: 'event: error\ndata: {"code":"upstream_stream_failed","message":"The upstream stream ended unexpectedly."}\n\n',
+  steps: 'data: {"step":"error","message":"The upstream stream ended unexpectedly.","code":"upstream_stream_failed"}\n\n'
+}
+
+/** One whole event, then the start of the next, in each format. */
+const WHOLE: Record<StreamFormat, string> = {
+  events: 'event: token\ndata: {"delta":"Half "}\n\n',
+  steps: 'data: {"step":"assistant_stream","delta":"Half "}\n\n'
+}
+const CUT: Record<StreamFormat, string> = {
+  events: 'event: token\ndata: {"delta":"wa',
+  steps: 'data: {"step":"assistant_stream","delta":"wa'
+}
+
+/** Where the upstream stops, and what the BFF must write before its error so that the error is an event of its own. */
+const CUTS: ReadonlyArray<[string, (format: StreamFormat) => string, string]> = [
+  ['in the middle of a line', (format) => WHOLE[format] + CUT[format], '\n\n'],
+  ['after a line, before the blank line', (format) => `${WHOLE[format]}${CUT[format]}y "}\n`, '\n'],
+  ['after a CR line end, before the blank line', (format) => `${WHOLE[format]}${CUT[format]}y "}\r`, '\n\n'],
+  ['after a CRLF line end, before the blank line', (format) => `${WHOLE[format]}${CUT[format]}y "}\r\n`, '\n'],
+  ['between two events (LF)', (format) => WHOLE[format], ''],
+  ['between two events (CRLF)', (format) => WHOLE[format].replaceAll('\n', '\r\n'), ''],
+  ['between two events (CR)', (format) => WHOLE[format].replaceAll('\n', '\r'), '']
+]
+
+/**
+ * An Ejento API server whose answer stream stops where the test says, then resets the connection;
+ * anything else is a 404.
+ */
+async function cuttingApi (): Promise<{ url: string, stopAfter: (text: string) => void }> {
+  let written = ''
+  const server = createServer((socket) => {
+    socket.on('error', () => {})
+    let head = ''
+    socket.on('data', (chunk: Buffer) => {
+      if (head.includes('\r\n\r\n')) return
+      head += chunk.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      const path = /^\S+ (\S+)/.exec(head)?.[1] ?? ''
+      if (!/\/responses?(?:\/stream)?$/.test(path)) {
+        socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}')
+        return
+      }
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(written).toString(16)}\r\n${written}\r\n`)
+      setTimeout(() => socket.resetAndDestroy(), 50)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onFileCleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stopAfter: (text) => { written = text } }
+}
+
+// The BFF's error event was written straight after whatever the upstream had sent: when the
+// upstream stopped in the middle of an event, the error was glued onto that event's last line, so
+// the client read one broken event and never saw the error.
+describe.each(PROFILES)('regression: a stream cut in the middle of an event on %s', (_name, profile) => {
+  const format = profile.paths.api.streamFormat
+  let server: RealServer
+  let api: Awaited<ReturnType<typeof cuttingApi>>
+  let cookie: string
+
+  beforeAll(async () => {
+    const sim = await startSimulator(profile.sim)
+    onFileCleanup(sim.close)
+    api = await cuttingApi()
+    server = await startRealServer({ authUrl: sim.authUrl, apiUrl: api.url }, profile.env, onFileCleanup)
+    cookie = await realLogin(server.base)
+  })
+
+  it.each(CUTS)('stopped %s: the error is an event of its own, on the compiled server', async (_where, written, end) => {
+    const upstream = written(format)
+    api.stopAfter(upstream)
+    const response = await fetch(`${server.base}/api/agents/1/responses`, {
+      method: 'POST',
+      headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: JSON.stringify({ user_query: 'Hi', chat_thread_id: 1 }),
+      signal: AbortSignal.timeout(10_000)
+    })
+    expect(response.status).toBe(200)
+    const text = await response.text()
+    expect(text).toBe(upstream + end + STREAM_FAILED[format])
+    // Read as a client splitting on blank lines (LF streams): the error is the last event, whole.
+    if (!upstream.includes('\r')) {
+      const { events, rest } = takeEvents(text)
+      expect(rest).toBe('')
+      expect(events.at(-1)?.data).toMatchObject({ code: 'upstream_stream_failed' })
+      expect(`${events.at(-1)?.block ?? ''}\n\n`).toBe(STREAM_FAILED[format])
+    }
+    expect(await alive(server)).toBe(true)
+  })
+})
