@@ -2,20 +2,18 @@ import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { DEMO, login, secretsIn, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { GUIDE, PROFILES, exactPath } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 type Call = { method: 'GET' | 'POST' | 'PATCH', url: string, payload?: Record<string, unknown> }
 
-/** One named route per upstream, and where its upstream call lands. */
-const ROUTES = {
-  api: {
-    call: { method: 'POST', url: '/api/agents/1/chat-threads' } as Call,
-    upstreamPath: '/api/agent/1/chat-thread'
-  },
-  auth: {
-    call: { method: 'GET', url: '/api/users' } as Call,
-    upstreamPath: '/api/users/'
+/** One named route per upstream, and where its upstream call lands on this profile. */
+function routesOf (profile: TestProfile): Record<'api' | 'auth', { call: Call, upstreamPath: string }> {
+  return {
+    api: { call: { method: 'POST', url: '/api/agents/1/chat-threads' }, upstreamPath: profile.paths.api.chatThread('1') },
+    auth: { call: { method: 'GET', url: '/api/users' }, upstreamPath: profile.paths.auth.users }
   }
-} as const
+}
 
 async function send (context: TestContext, cookie: string, call: Call): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: call.method, url: call.url, headers: { cookie }, ...(call.payload === undefined ? {} : { payload: call.payload }) })
@@ -39,13 +37,16 @@ function expectNoToken (context: TestContext, response: LightMyRequestResponse):
   expect(secretsIn(context.logs.join('\n'), tokens)).toEqual([])
 }
 
-async function loggedIn (options: Parameters<typeof setup>[0] = {}): Promise<{ context: TestContext, cookie: string }> {
-  const context = await setup(options)
+async function loggedInOn (profile: TestProfile, options: Parameters<typeof setup>[0] = {}): Promise<{ context: TestContext, cookie: string }> {
+  const context = await setup({ profile, ...options })
   const cookie = await login(context)
   return { context, cookie }
 }
 
-describe('upstream 4xx answers pass through with their status and body', () => {
+describe.each(PROFILES)('upstream 4xx answers pass through with their status and body on %s', (_name, profile) => {
+  const ROUTES = routesOf(profile)
+  const loggedIn = async (): Promise<{ context: TestContext, cookie: string }> => await loggedInOn(profile)
+
   it('an Ejento 404 {success:false, message}', async () => {
     const { context, cookie } = await loggedIn()
     const upstreamBody = { success: false, message: 'Agent 1 is archived' }
@@ -65,7 +66,7 @@ describe('upstream 4xx answers pass through with their status and body', () => {
     expect(response.statusCode).toBe(403)
     expect(response.json()).toEqual(upstreamBody)
     expect(context.sim.counter('refresh')).toBe(0)
-    expect(context.sim.requestsTo('api')).toHaveLength(1)
+    expect(context.sim.requestsTo('api', exactPath(ROUTES.api.upstreamPath))).toHaveLength(1)
   })
 
   it('an authentication-server 422 with FastAPI validation details', async () => {
@@ -105,8 +106,9 @@ describe('upstream 4xx answers pass through with their status and body', () => {
   })
 })
 
-describe.each(['api', 'auth'] as const)('failures of the %s upstream', (upstream) => {
-  const route = ROUTES[upstream]
+describe.each(PROFILES)('on %s', (_name, profile) => describe.each(['api', 'auth'] as const)('failures of the %s upstream', (upstream) => {
+  const route = routesOf(profile)[upstream]
+  const loggedIn = async (options: Parameters<typeof setup>[0] = {}): Promise<{ context: TestContext, cookie: string }> => await loggedInOn(profile, options)
 
   it.each([500, 503])('an upstream %i becomes 502 upstream_error without its body', async (status) => {
     const { context, cookie } = await loggedIn()
@@ -161,9 +163,13 @@ describe.each(['api', 'auth'] as const)('failures of the %s upstream', (upstream
     const next = await send(context, cookie, route.call)
     expect(next.statusCode).toBe(upstream === 'api' ? 201 : 200)
   })
-})
+}))
 
+// The BFF's own errors are one code for both profiles: a run of them, and a hang beside other users, once, on the guide.
 describe('a BFF-made upstream error never costs the session', () => {
+  const ROUTES = routesOf(GUIDE)
+  const loggedIn = async (options: Parameters<typeof setup>[0] = {}): Promise<{ context: TestContext, cookie: string }> => await loggedInOn(GUIDE, options)
+
   it('keeps the session and the tokens after a run of failures', async () => {
     const { context, cookie } = await loggedIn({ env: { UPSTREAM_HEADERS_TIMEOUT: '300ms' } })
     context.sim.inject({ upstream: 'api', path: ROUTES.api.upstreamPath, status: 500 })
