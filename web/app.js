@@ -574,7 +574,8 @@ function threadItem (thread) {
       await api(`/api/chat-threads/${pathId(thread.id)}`, { method: 'DELETE' })
       if (String(state.threadId) === String(thread.id)) {
         startConversation()
-        remember(currentAgent()?.id ?? '', undefined)
+        const agent = currentAgent()
+        if (agent !== undefined) remember(agent.id, undefined)
       }
       showNotice(`Deleted the conversation “${title}”.`)
       await loadThreads()

@@ -114,7 +114,7 @@ export async function signedIn (page: Page): Promise<void> {
 
 /** Asks a question through the page and answers the text of the finished answer; fails on a shown error. */
 export async function ask (page: Page, question: string): Promise<string> {
-  const before = await page.locator('#messages .answer').count()
+  const before = await page.locator('#messages .answer[data-state="done"]').count()
   await page.locator('#question').fill(question)
   await page.getByRole('button', { name: 'Send' }).click()
   const done = page.locator('#messages .answer[data-state="done"]').nth(before)

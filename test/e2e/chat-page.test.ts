@@ -235,6 +235,32 @@ describe.each(PROFILES)('the example chat page in Chromium on %s', (_name, profi
     expect(pageProblems(browsing)).toEqual([])
   })
 
+  it('shows the BFF\'s error line when the answer\'s stream breaks off, keeps what arrived, and the next question works', async () => {
+    const bff = await startBff({ profile, sim: { streamIntervalMs: 5 } })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    await page.goto(`${bff.url}/`)
+    await logIn(page)
+    expect(await ask(page, 'First question?')).toBe(expectedAnswer('First question?'))
+
+    // Ejento drops the connection eight events into the next answer (a few words in, on either format).
+    bff.sim.inject({ upstream: 'api', method: 'POST', path: exactPath(paths.responseStream('1')), dropStreamAfterEvents: 8 })
+    await page.locator('#question').fill('Will this one break?')
+    await page.getByRole('button', { name: 'Send' }).click()
+    await page.locator('#error').filter({ hasText: 'The upstream stream ended unexpectedly.' }).waitFor()
+    const broken = page.locator('#messages .answer').nth(1)
+    expect(await broken.getAttribute('data-state')).toBe('error')
+    const partial = await broken.locator('.text').innerText()
+    expect(partial.length).toBeGreaterThan(0)
+    expect(expectedAnswer('Will this one break?').startsWith(partial)).toBe(true)
+    expect(await broken.locator('.votes').count()).toBe(0)
+    await shot(page, '08-stream-broken')
+
+    expect(await ask(page, 'And now?')).toBe(expectedAnswer('And now?'))
+    expect(await page.locator('#error').isVisible()).toBe(false)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
   it('asks for an agent id when this Ejento does not list its agents, and chats with the one typed', async () => {
     const bff = await startBff({ profile, sim: { streamIntervalMs: 5 } })
     bff.sim.inject({ upstream: 'api', method: 'GET', path: profile.agentsPath, status: 404, body: v2 ? { success: false, message: 'Not found' } : { detail: 'Not Found' } })
