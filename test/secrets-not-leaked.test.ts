@@ -2,6 +2,8 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { DEMO, secretsIn, sessionCookie, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { PROFILES } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 /**
  * Tokens, passwords and session cookies never leave the server: not in an answer body, not in
@@ -26,7 +28,7 @@ interface Flow {
   cookieValues: string[]
 }
 
-async function runFlow (context: TestContext): Promise<Flow> {
+async function runFlow (context: TestContext, profile: TestProfile): Promise<Flow> {
   const { app, config, sim } = context
   const responses: LightMyRequestResponse[] = []
   const send = async (options: InjectOptions): Promise<LightMyRequestResponse> => {
@@ -63,21 +65,21 @@ async function runFlow (context: TestContext): Promise<Flow> {
   // Refused and failed log-ins, so that info and error lines are written.
   const wrong = await send({ method: 'POST', url: '/auth/login', payload: { email: NEW_USER.email, password: WRONG_PASSWORD } })
   expect(wrong.statusCode).toBe(401)
-  sim.inject({ upstream: 'auth', path: '/api/login/access-token', status: 500, body: { detail: 'Internal Server Error' } })
+  sim.inject({ upstream: 'auth', path: profile.paths.auth.login, status: 500, body: { detail: 'Internal Server Error' } })
   const failed = await send({ method: 'POST', url: '/auth/login', payload: DEMO })
   expect(failed.statusCode).toBe(502)
   expect(failed.json().code).toBe('upstream_error')
-  sim.inject({ upstream: 'auth', path: '/api/login/access-token', mode: 'drop' })
+  sim.inject({ upstream: 'auth', path: profile.paths.auth.login, mode: 'drop' })
   const dropped = await send({ method: 'POST', url: '/auth/login', payload: DEMO })
   expect(dropped.statusCode).toBe(502)
   expect(dropped.json().code).toBe('upstream_unavailable')
-  sim.inject({ upstream: 'auth', path: '/api/login/access-token', mode: 'garbage' })
+  sim.inject({ upstream: 'auth', path: profile.paths.auth.login, mode: 'garbage' })
   const garbage = await send({ method: 'POST', url: '/auth/login', payload: DEMO })
   expect(garbage.statusCode).toBe(502)
   // A pydantic-style refusal that echoes the password it was given.
   sim.inject({
     upstream: 'auth',
-    path: '/api/login/access-token',
+    path: profile.paths.auth.login,
     status: 422,
     body: { detail: [{ type: 'string_too_long', loc: ['body', 'password'], msg: 'String should have at most 40 characters', input: INJECTED_PASSWORD }] }
   })
@@ -130,15 +132,17 @@ function headerText (headers: LightMyRequestResponse['headers'], options: { with
     .join('\n')
 }
 
-describe.each(['trace', 'info'] as const)('secrets at LOG_LEVEL=%s', (level) => {
+describe.each(PROFILES)('on %s', (_name, profile) => describe.each(['trace', 'info'] as const)('secrets at LOG_LEVEL=%s', (level) => {
   it('leave the server in no answer and no log line', async () => {
-    const context = await setup({ env: { LOG_LEVEL: level } })
-    const { responses, passwords, cookieValues } = await runFlow(context)
+    const context = await setup({ profile, env: { LOG_LEVEL: level } })
+    const { responses, passwords, cookieValues } = await runFlow(context, profile)
     const tokens = [...context.sim.state.issuedTokens]
     // Log-ins of the new user (JSON, form, the planted-header session) issued pairs.
     expect(tokens.length).toBeGreaterThanOrEqual(4)
     const sessionSecrets = context.config.session.secrets
-    const never = [...passwords, ...tokens, ...sessionSecrets, BEARER_SECRET, ...COOKIE_SECRETS]
+    // v2's gateway key is a server secret too.
+    const gatewayKey = profile.env.EJENTO_SUBSCRIPTION_KEY === undefined ? [] : [profile.env.EJENTO_SUBSCRIPTION_KEY]
+    const never = [...passwords, ...tokens, ...sessionSecrets, ...gatewayKey, BEARER_SECRET, ...COOKIE_SECRETS]
 
     for (const response of responses) {
       const where = `${response.raw.req.method ?? ''} ${response.raw.req.url ?? ''} → ${response.statusCode}`
@@ -167,4 +171,4 @@ describe.each(['trace', 'info'] as const)('secrets at LOG_LEVEL=%s', (level) => 
       expect(secretsIn(JSON.stringify(request.headers), [BEARER_SECRET, ...COOKIE_SECRETS, ...cookieValues])).toEqual([])
     }
   })
-})
+}))
