@@ -2,6 +2,8 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { secretsIn, sessionCookie, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { PROFILES, answerThreadId, exactPath } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 /** What happens to the tokens in the middle of the flow. */
 type Disturbance = 'ejento token expires' | 'auth token refused once' | 'tokens near expiry'
@@ -26,8 +28,9 @@ function newestToken (context: TestContext, kind: 'auth' | 'ejento'): string | u
  * The whole Ejento flow through the BFF alone: sign up, log in, create a thread, ask, list
  * users, change the password, log out; with the tokens disturbed in the middle.
  */
-async function runFlow (disturbance: Disturbance): Promise<void> {
+async function runFlow (profile: TestProfile, disturbance: Disturbance): Promise<void> {
   const context = await setup({
+    profile,
     // 4 s tokens (exp in whole seconds, so 3 to 4 s as the BFF reads them) are due for an early
     // refresh 1.5 to 2 s after the log-in: the steps before the pause have at least 1.5 s, and
     // the call after the 2.1 s pause almost 1.9 s before they expire.
@@ -72,8 +75,8 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   const ask = await call({ method: 'POST', url: '/api/agents/1/responses', headers, payload: { user_query: 'How do I reset my password?', chat_thread_id: threadId } })
   expect(ask.statusCode, ask.body).toBe(200)
   expect(ask.json().data.answer).toContain('How do I reset my password?')
-  expect(ask.json().data.chat_thread_id).toBe(threadId)
-  const asked = context.sim.requestsTo('api', /\/response$/)
+  expect(answerThreadId(profile, ask.json())).toBe(threadId)
+  const asked = context.sim.requestsTo('api', exactPath(profile.paths.api.response('1')))
   if (disturbance === 'ejento token expires') {
     // Refused once with the dead token, refreshed once, retried once with the new one.
     expect(context.sim.counter('ejento_token_rejected')).toBe(1)
@@ -92,7 +95,7 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   }
 
   if (disturbance === 'auth token refused once') {
-    context.sim.inject({ upstream: 'auth', path: '/api/users/', status: 403, body: { detail: 'Could not validate credentials' } })
+    context.sim.inject({ upstream: 'auth', path: profile.paths.auth.users, status: 403, body: { detail: 'Could not validate credentials' } })
   }
 
   // 5. List users.
@@ -100,7 +103,7 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   expect(users.statusCode, users.body).toBe(200)
   expect(users.json().count).toBe(3)
   expect(users.json().data.map((user: { email: string }) => user.email)).toContain(USER.email)
-  const listed = context.sim.requestsTo('auth', /^\/api\/users\/$/)
+  const listed = context.sim.requestsTo('auth', exactPath(profile.paths.auth.users))
   if (disturbance === 'auth token refused once') {
     expect(context.sim.counter('refresh')).toBe(1)
     expect(listed).toHaveLength(2)
@@ -162,16 +165,16 @@ async function runFlow (disturbance: Disturbance): Promise<void> {
   }
 }
 
-describe('the whole Ejento flow through the BFF', () => {
+describe.each(PROFILES)('the whole Ejento flow through the BFF on %s', (_name, profile) => {
   it('works when the Ejento token expires in the middle (reactive refresh on the Ejento API)', async () => {
-    await runFlow('ejento token expires')
+    await runFlow(profile, 'ejento token expires')
   })
 
   it('works when the authentication server refuses the auth-app token once (reactive refresh on the auth server)', async () => {
-    await runFlow('auth token refused once')
+    await runFlow(profile, 'auth token refused once')
   })
 
   it('works when short-lived tokens come near expiry in the middle (proactive refresh)', async () => {
-    await runFlow('tokens near expiry')
+    await runFlow(profile, 'tokens near expiry')
   })
 })
