@@ -145,7 +145,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     await scope.register(authRoutes, {
       prefix: '/auth',
       cookieSecure: config.session.cookieSecure,
-      defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs
+      defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,
+      cookieName: config.session.cookieName,
+      secrets: config.session.secrets,
+      publicUrl: config.publicUrl
     })
     await scope.register(apiRoutes, { prefix: '/api' })
     await scope.register(proxyRoutes, {

@@ -1,24 +1,41 @@
 import formBody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import loginRoute from './login.js'
-import type { LoginRouteOptions } from './login.js'
 import logoutRoute from './logout.js'
 import methodsRoute from './methods.js'
+import passwordlessRoutes from './passwordless.js'
+import { PendingLoginCookie } from './pending-login-cookie.js'
+import { PendingLogins } from './pending-logins.js'
 import refreshRoute from './refresh.js'
 import sessionRoute from './session.js'
 import sessionsRoutes from './sessions.js'
 import signupRoute from './signup.js'
 
+export interface AuthRoutesOptions {
+  cookieSecure: boolean
+  defaultTokenLifetimeMs: number
+  /** The session cookie's name: the pre-log-in cookie is named after it. */
+  cookieName: string
+  /** SESSION_SECRET: seals log-ins under way in the store. */
+  secrets: readonly string[]
+  /** PUBLIC_URL, where Ejento's magic links and SSO come back to. */
+  publicUrl: string | undefined
+}
+
 /** The session endpoints under /auth. */
-export default async function authRoutes (app: FastifyInstance, options: LoginRouteOptions): Promise<void> {
+export default async function authRoutes (app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
   // curl -d sends a form; the log-in accepts it besides JSON.
   await app.register(formBody)
   await app.register(signupRoute)
-  const { cookieSecure, defaultTokenLifetimeMs } = options
+  const { cookieSecure, defaultTokenLifetimeMs, publicUrl } = options
   await app.register(loginRoute, { cookieSecure, defaultTokenLifetimeMs })
   await app.register(logoutRoute)
-  await app.register(methodsRoute)
   await app.register(sessionRoute)
   await app.register(sessionsRoutes)
   await app.register(refreshRoute)
+  await app.register(methodsRoute)
+  // Password-less and SSO log-ins span two requests, maybe on two instances: they wait in the session store.
+  const pending = new PendingLogins(app.sessions.store, options.secrets)
+  const cookie = new PendingLoginCookie(options.cookieName, cookieSecure)
+  await app.register(passwordlessRoutes, { cookieSecure, defaultTokenLifetimeMs, publicUrl, pending, cookie })
 }

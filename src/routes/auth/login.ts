@@ -4,6 +4,7 @@ import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { loginBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
 import { problemResponses } from '../responses.js'
+import { assertCookieTransport } from './transport.js'
 import { startUserSession } from './user-session.js'
 
 export interface LoginRouteOptions {
@@ -26,9 +27,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
     },
     preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))
   }, async (request, reply) => {
-    if (options.cookieSecure && request.protocol !== 'https') {
-      throw new HttpProblem(400, 'insecure_transport', 'COOKIE_SECURE is on but this request arrived over plain HTTP, so the session cookie could not be kept. Serve the BFF over HTTPS (with TRUST_PROXY behind a TLS-terminating proxy), or set COOKIE_SECURE=false for local use.')
-    }
+    assertCookieTransport(request, options.cookieSecure)
     const email = loginEmail(request.body)
     if (email === undefined) {
       throw new HttpProblem(400, 'validation_failed', 'The request does not match the expected shape.', {

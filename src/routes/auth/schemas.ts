@@ -1,4 +1,5 @@
 /** JSON schemas of the session routes; they validate input and document the routes. */
+import { problem } from '../responses.js'
 
 export const userSchema = {
   type: 'object',
@@ -54,6 +55,33 @@ export const loginBody = {
   additionalProperties: false
 } as const
 
+export const passwordlessStartBody = {
+  type: 'object',
+  properties: {
+    email: { type: 'string', format: 'email', maxLength: 320 }
+  },
+  required: ['email'],
+  additionalProperties: false
+} as const
+
+export const passwordlessStartSchema = {
+  type: 'object',
+  description: 'The same for every address: whether an account exists is not told',
+  properties: { sent: { type: 'boolean', const: true } },
+  required: ['sent']
+} as const
+
+/** The code, and the address when the pre-log-in cookie is gone (another browser, cookies cleared). */
+export const passwordlessVerifyBody = {
+  type: 'object',
+  properties: {
+    code: { type: 'string', pattern: '^[A-Za-z0-9]{4,16}$' },
+    email: { type: 'string', format: 'email', maxLength: 320 }
+  },
+  required: ['code'],
+  additionalProperties: false
+} as const
+
 export const logoutQuery = {
   type: 'object',
   properties: {
@@ -102,4 +130,18 @@ export interface LoginBody {
   email?: string
   username?: string
   password: string
+}
+
+export interface PasswordlessStartBody {
+  email: string
+}
+
+export interface PasswordlessVerifyBody {
+  code: string
+  email?: string
+}
+
+/** A problem answer described with the codes this route gives for its status. */
+export function problemWith (status: number, codes: string): Record<number, unknown> {
+  return { [status]: { ...problem, description: `Problem: ${codes}` } }
 }
