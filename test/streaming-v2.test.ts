@@ -52,6 +52,24 @@ function expectUpstreamEventsOnly (text: string, profile: TestProfile, record: R
 
 const ask = JSON.stringify({ user_query: QUESTION, chat_thread_id: null })
 
+/** The two ways a browser can ask for a stream: the named route, and the passthrough to the profile's stream path (in a thread made first). */
+interface Way {
+  url: (profile: TestProfile) => string
+  needsThread: boolean
+}
+
+const WAYS: ReadonlyArray<[string, Way]> = [
+  ['the named route', { url: () => '/api/agents/1/responses', needsThread: false }],
+  ['the passthrough', { url: (profile) => `/proxy/ejento${profile.paths.api.responseStream('1')}`, needsThread: true }]
+]
+
+/** The question's body: a new conversation, or a thread made through the BFF first (the passthrough sends the body as it is). */
+async function question (way: Way, makeThread: () => Promise<unknown>): Promise<string> {
+  if (!way.needsThread) return ask
+  const thread = await makeThread() as { data: { id: unknown } }
+  return JSON.stringify({ user_query: QUESTION, chat_thread_id: thread.data.id })
+}
+
 describe.each(PROFILES)('answer streams through the BFF on %s', (_name, profile) => {
   const format = profile.paths.api.streamFormat
 
@@ -88,25 +106,27 @@ describe.each(PROFILES)('answer streams through the BFF on %s', (_name, profile)
     }
   })
 
-  it(`ends a stream the upstream drops mid-way with the BFF's error in the stream's format (${format}), through inject`, async () => {
+  it.each(WAYS)(`ends a stream the upstream drops mid-way with the BFF's error in the stream's format (${format}), through %s, with inject`, async (_way, way) => {
     const context = await setup({ profile, sim: { streamIntervalMs: 1 } })
     const cookie = await login(context)
+    const payload = await question(way, async () => (await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })).json())
     context.sim.inject({ upstream: 'api', path: exactPath(profile.paths.api.responseStream('1')), dropStreamAfterEvents: 3 })
-    const response = await context.app.inject({ method: 'POST', url: '/api/agents/1/responses', headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' }, payload: ask })
+    const response = await context.app.inject({ method: 'POST', url: way.url(profile), headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' }, payload })
     expect(response.statusCode).toBe(200)
     expectDroppedStream(response.body, streamedRecords(context, profile)[0])
   })
 
-  it(`ends a stream the upstream drops mid-way with the BFF's error in the stream's format (${format}), on the compiled server`, async () => {
+  it.each(WAYS)(`ends a stream the upstream drops mid-way with the BFF's error in the stream's format (${format}), through %s, on the compiled server`, async (_way, way) => {
     const sim = await startSimulator({ ...profile.sim, streamIntervalMs: 1 })
     onCleanup(sim.close)
     const server = await startRealServer(sim, profile.env)
     const cookie = await realLogin(server.base)
+    const body = await question(way, async () => await (await fetch(`${server.base}/api/agents/1/chat-threads`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' })).json())
     sim.inject({ upstream: 'api', path: exactPath(profile.paths.api.responseStream('1')), dropStreamAfterEvents: 3 })
-    const response = await fetch(`${server.base}/api/agents/1/responses`, {
+    const response = await fetch(`${server.base}${way.url(profile)}`, {
       method: 'POST',
       headers: { cookie, accept: 'text/event-stream', 'content-type': 'application/json' },
-      body: ask,
+      body,
       signal: AbortSignal.timeout(10_000)
     })
     expect(response.status).toBe(200)

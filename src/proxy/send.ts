@@ -158,9 +158,9 @@ const CHECKED_JSON_BYTES = 1024 * 1024
  * are checked line by line as they stream. Either way JSON loses any token field and any
  * credential the call carried, and, from the authentication server, any password or echoed
  * input, before it reaches the browser. An upstream 5xx becomes 502 `upstream_error`, as on
- * the named routes.
+ * the named routes. An event stream that fails mid-way ends with an error in `format`.
  */
-export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): Promise<FastifyReply> {
+export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse, format: StreamFormat = 'events'): Promise<FastifyReply> {
   if (response.statusCode >= 500) throw upstreamError(client, response)
   const kind = jsonKind(response.headers['content-type'])
   const length = Number(response.headers['content-length'] ?? Number.NaN)
@@ -169,7 +169,7 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
     const headers = { ...response.headers, 'content-length': undefined }
     return sendUpstreamStream(reply, client.label, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) })
   }
-  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response)
+  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response, format)
 
   let head: BodyHead
   try {

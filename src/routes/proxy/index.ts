@@ -48,5 +48,6 @@ async function passthrough (app: FastifyInstance, request: FastifyRequest, reply
   // A kept body gets its length from undici; a streamed one keeps the browser's.
   if (body.kind === 'kept') delete headers['content-length']
   const response = await app.forwarder.call(request, reply, { upstream, method: request.method as Dispatcher.HttpMethod, path: target, headers, body })
-  return await sendPassthrough(reply, app.upstreams[upstream], response)
+  // An Ejento event stream speaks the profile's format, the BFF's error included.
+  return await sendPassthrough(reply, app.upstreams[upstream], response, upstream === 'ejento' ? app.upstreamPaths.api.streamFormat : 'events')
 }
