@@ -7,6 +7,8 @@ import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { login, onCleanup, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
+import { PROFILES, exactPath } from './helpers/profiles.js'
+import type { TestProfile } from './helpers/profiles.js'
 
 const DOCUMENTS = '/proxy/ejento/api/agent/1/documents'
 
@@ -56,61 +58,54 @@ async function rawCall (client: Client, path: string, cookie: string, method: 'G
   return { status: response.statusCode, body: JSON.parse(text) as Record<string, unknown> }
 }
 
-describe('passthrough: paths, queries and tokens', () => {
-  it('forwards GET /proxy/ejento/api/agents to /api/agents with the Ejento token and the query unchanged', async () => {
-    const context = await setup()
+describe.each(PROFILES)('passthrough on %s', (_name, profile) => {
+  const AGENTS = profile.agentsPath
+
+  it(`forwards GET /proxy/ejento${AGENTS} to ${AGENTS} with the Ejento token and the query unchanged`, async () => {
+    const context = await setup({ profile })
     const cookie = await login(context)
-    const response = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents?a=1&b=%20x', headers: { cookie } })
+    const before = context.sim.requests.length
+    const response = await context.app.inject({ method: 'GET', url: `/proxy/ejento${AGENTS}?a=1&b=%20x`, headers: { cookie } })
     expect(response.statusCode, response.body).toBe(200)
     expect(response.json()).toMatchObject({ success: true, data: expect.any(Array) })
-    const [record, ...others] = context.sim.requestsTo('api')
+    const [record, ...others] = context.sim.requests.slice(before)
     expect(others).toHaveLength(0)
+    expect(record?.upstream).toBe('api')
     expect(record?.method).toBe('GET')
-    expect(record?.path).toBe('/api/agents')
-    expect(record?.url).toBe('/api/agents?a=1&b=%20x')
+    expect(record?.path).toBe(AGENTS)
+    expect(record?.url).toBe(`${AGENTS}?a=1&b=%20x`)
     expect(tokenKind(record?.headers ?? {})).toBe('ejento')
   })
 
-  it('forwards /proxy/auth/api/users/me with the auth-app token', async () => {
-    const context = await setup()
+  it(`forwards /proxy/auth${profile.paths.auth.users} with the auth-app token`, async () => {
+    const context = await setup({ profile })
     const cookie = await login(context)
-    const response = await context.app.inject({ method: 'GET', url: '/proxy/auth/api/users/me', headers: { cookie } })
+    const response = await context.app.inject({ method: 'GET', url: `/proxy/auth${profile.paths.auth.users}?skip=0&limit=1`, headers: { cookie } })
     expect(response.statusCode, response.body).toBe(200)
-    expect(response.json()).toMatchObject({ email: 'demo@example.com' })
-    const record = context.sim.requestsTo('auth', /^\/api\/users\/me$/)[0]
-    expect(record?.url).toBe('/api/users/me')
+    expect(response.json()).toMatchObject({ count: 2, data: [expect.objectContaining({ email: expect.any(String) })] })
+    const record = context.sim.requestsTo('auth', exactPath(profile.paths.auth.users))[0]
+    expect(record?.url).toBe(`${profile.paths.auth.users}?skip=0&limit=1`)
     expect(tokenKind(record?.headers ?? {})).toBe('auth')
   })
 
   it('never forwards the browser\'s cookie or authorization header', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     const response = await context.app.inject({
       method: 'GET',
-      url: '/proxy/ejento/api/agents',
+      url: `/proxy/ejento${AGENTS}`,
       headers: { cookie: `${cookie}; other=browser-cookie`, authorization: 'Bearer browser-supplied-token' }
     })
     expect(response.statusCode, response.body).toBe(200)
-    const record = context.sim.requestsTo('api', /^\/api\/agents$/)[0]
+    const record = context.sim.requestsTo('api', exactPath(AGENTS))[0]
     expect(record?.headers.cookie).toBeUndefined()
     expect(record?.headers.authorization).not.toContain('browser-supplied-token')
     expect(tokenKind(record?.headers ?? {})).toBe('ejento')
     expect(JSON.stringify(record?.headers)).not.toContain('browser-cookie')
   })
 
-  it('answers an anonymous call 401 not_authenticated without calling upstream', async () => {
-    const context = await setup()
-    for (const url of ['/proxy/ejento/api/agents', '/proxy/auth/api/users/me']) {
-      expectProblem(await context.app.inject({ method: 'GET', url }), 401, 'not_authenticated')
-    }
-    expectProblem(await context.app.inject({ method: 'POST', url: DOCUMENTS, payload: { a: 1 } }), 401, 'not_authenticated')
-    expect(context.sim.requests).toHaveLength(0)
-  })
-})
-
-describe('passthrough: methods and bodies', () => {
   it.each(['POST', 'PUT', 'PATCH', 'DELETE'] as const)('%s passes with its JSON body, content-type and method', async (method) => {
-    const context = await setup()
+    const context = await setup({ profile })
     const cookie = await login(context)
     const payload = JSON.stringify({ method, nested: { list: [1, 2, 3] }, text: 'héllo' })
     const response = await context.app.inject({
@@ -130,6 +125,105 @@ describe('passthrough: methods and bodies', () => {
     expect(Number(record?.headers['content-length'])).toBe(Buffer.byteLength(payload))
   })
 
+  it('refreshes once on an upstream 401 and retries with the same body', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    context.sim.expireTokens('ejento')
+    // A call that checks the token and reads the body: the guide simulator's upload (it answers
+    // what it received), v2's thread creation.
+    const target = profile.name === 'v2' ? profile.paths.api.chatThread('1') : '/api/agent/1/documents'
+    const payload = JSON.stringify({ title: 'retry me', size: 3, bytes: randomBytes(64).toString('base64') })
+    const response = await context.app.inject({ method: 'POST', url: `/proxy/ejento${target}`, headers: { cookie, 'content-type': 'application/json' }, payload })
+    expect(response.statusCode, response.body).toBe(201)
+    if (profile.name === 'guide') expect(response.json().data.sha256).toBe(sha256(Buffer.from(payload)))
+    expect(context.sim.counter('refresh')).toBe(1)
+    const attempts = context.sim.requestsTo('api', exactPath(target))
+    expect(attempts).toHaveLength(2)
+    const [first, second] = attempts
+    expect(first?.body.toString('utf8')).toBe(payload)
+    expect(second?.body.equals(first?.body ?? Buffer.alloc(0))).toBe(true)
+    expect(second?.headers['content-type']).toBe('application/json')
+    // A fresh Ejento token on the retry.
+    expect(second?.headers.authorization).not.toBe(first?.headers.authorization)
+    expect(tokenKind(second?.headers ?? {})).toBe('ejento')
+  })
+
+  it('keeps etag and drops set-cookie, www-authenticate and CORS headers of the upstream', async () => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    context.sim.inject({
+      upstream: 'api',
+      path: AGENTS,
+      status: 200,
+      body: { success: true, data: [] },
+      headers: {
+        'set-cookie': 'upstream=1',
+        'www-authenticate': 'Bearer',
+        'access-control-allow-origin': '*',
+        etag: '"x"'
+      }
+    })
+    const response = await context.app.inject({ method: 'GET', url: `/proxy/ejento${AGENTS}`, headers: { cookie } })
+    expect(response.statusCode, response.body).toBe(200)
+    expect(response.json()).toEqual({ success: true, data: [] })
+    expect(response.headers.etag).toBe('"x"')
+    expect(response.headers['www-authenticate']).toBeUndefined()
+    expect(response.headers['access-control-allow-origin']).toBeUndefined()
+    expect(String(response.headers['set-cookie'] ?? '')).not.toContain('upstream=1')
+    expect(response.cookies.find((candidate) => candidate.name === 'upstream')).toBeUndefined()
+  })
+
+  it.each(tokenPathsOf(profile))('refuses the token-issuing path %s with 403 path_forbidden', async (url) => {
+    const context = await setup({ profile })
+    const cookie = await login(context)
+    const before = context.sim.requests.length
+    for (const method of ['GET', 'POST'] as const) {
+      const response = await context.app.inject({
+        method,
+        url,
+        headers: { cookie, ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+        ...(method === 'POST' ? { payload: 'username=demo%40example.com&password=demo-password' } : {})
+      })
+      expectProblem(response, 403, 'path_forbidden')
+      expect(response.body).not.toMatch(/access_token/)
+    }
+    expect(context.sim.requests.length).toBe(before)
+    expect(context.sim.counter('refresh')).toBe(0)
+  })
+})
+
+/** The profile's own token-issuing paths through the auth passthrough, in several spellings. */
+function tokenPathsOf (profile: TestProfile): string[] {
+  const { login, refresh } = profile.paths.auth
+  const paths = [
+    `/proxy/auth${login}`,
+    `/proxy/auth${login.replace(/access-token$/, '')}`,
+    `/proxy/auth${login.toUpperCase()}`,
+    `/proxy/auth${refresh}`,
+    `/proxy/auth${login.replace('/login/', '/%6Cogin/')}`,
+    `/proxy/auth${refresh}?x=1`
+  ]
+  const { passwordlessVerify, ssoLogin } = profile.paths.auth
+  if (passwordlessVerify !== undefined) paths.push(`/proxy/auth${passwordlessVerify}`)
+  if (ssoLogin !== undefined) paths.push(`/proxy/auth${ssoLogin('google')}?next=https://example.com/`)
+  return paths
+}
+
+// Anonymous calls, the body's bytes and limits, unsafe paths and the retry buffer end in the BFF's
+// own code, one for both profiles: run once, on the guide (whose simulator has an upload that
+// answers what it received).
+describe('passthrough: anonymous calls', () => {
+  it('answers an anonymous call 401 not_authenticated without calling upstream', async () => {
+    const context = await setup()
+    for (const url of ['/proxy/ejento/api/agents', '/proxy/auth/api/users/me']) {
+      expectProblem(await context.app.inject({ method: 'GET', url }), 401, 'not_authenticated')
+    }
+    expectProblem(await context.app.inject({ method: 'POST', url: DOCUMENTS, payload: { a: 1 } }), 401, 'not_authenticated')
+    expect(context.sim.requests).toHaveLength(0)
+  })
+})
+
+describe('passthrough: methods and bodies', () => {
   it('passes a urlencoded form body as it is', async () => {
     const context = await setup()
     const cookie = await login(context)
@@ -223,31 +317,6 @@ describe('passthrough: methods and bodies', () => {
 
 describe('passthrough: refused paths', () => {
   it.each([
-    '/proxy/auth/api/login/access-token',
-    '/proxy/auth/api/login/',
-    '/proxy/auth/API/LOGIN/access-token',
-    '/proxy/auth/api/users/refresh-access-token',
-    '/proxy/auth/api/%6Cogin/access-token',
-    '/proxy/auth/api/users/refresh-access-token?x=1'
-  ])('refuses the token-issuing path %s with 403 path_forbidden', async (url) => {
-    const context = await setup()
-    const cookie = await login(context)
-    const before = context.sim.requests.length
-    for (const method of ['GET', 'POST'] as const) {
-      const response = await context.app.inject({
-        method,
-        url,
-        headers: { cookie, ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-        ...(method === 'POST' ? { payload: 'username=demo%40example.com&password=demo-password' } : {})
-      })
-      expectProblem(response, 403, 'path_forbidden')
-      expect(response.body).not.toMatch(/access_token/)
-    }
-    expect(context.sim.requests.length).toBe(before)
-    expect(context.sim.counter('refresh')).toBe(0)
-  })
-
-  it.each([
     '/proxy/ejento/api/..%2F..%2Fx',
     '/proxy/ejento/api/%2e%2e/x',
     '/proxy/ejento/api/%252e%252e/x',
@@ -282,26 +351,6 @@ describe('passthrough: refused paths', () => {
 })
 
 describe('passthrough: refresh and retry', () => {
-  it('refreshes once on an upstream 401 and retries with the same body', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    context.sim.expireTokens('ejento')
-    const payload = JSON.stringify({ title: 'retry me', size: 3, bytes: randomBytes(64).toString('base64') })
-    const response = await postDocument(context, cookie, 'application/json', payload)
-    expect(response.statusCode, response.body).toBe(201)
-    expect(response.json().data.sha256).toBe(sha256(Buffer.from(payload)))
-    expect(context.sim.counter('refresh')).toBe(1)
-    const attempts = context.sim.requestsTo('api', /\/documents$/)
-    expect(attempts).toHaveLength(2)
-    const [first, second] = attempts
-    expect(first?.body.toString('utf8')).toBe(payload)
-    expect(second?.body.equals(first?.body ?? Buffer.alloc(0))).toBe(true)
-    expect(second?.headers['content-type']).toBe('application/json')
-    // A fresh Ejento token on the retry.
-    expect(second?.headers.authorization).not.toBe(first?.headers.authorization)
-    expect(tokenKind(second?.headers ?? {})).toBe('ejento')
-  })
-
   it('does not retry a streamed body over PROXY_RETRY_BUFFER: the upstream 401 passes through, and the refresh it triggered makes the next upload work', async () => {
     const context = await setup({ env: { PROXY_RETRY_BUFFER: '1kb' } })
     const cookie = await login(context)
@@ -318,32 +367,5 @@ describe('passthrough: refresh and retry', () => {
     expect(context.sim.counter('refresh')).toBe(1)
     expectDelivered(await postDocument(context, cookie, 'application/octet-stream', payload), 'application/octet-stream', payload)
     expect(context.sim.counter('refresh')).toBe(1)
-  })
-})
-
-describe('passthrough: answer headers', () => {
-  it('keeps etag and drops set-cookie, www-authenticate and CORS headers of the upstream', async () => {
-    const context = await setup()
-    const cookie = await login(context)
-    context.sim.inject({
-      upstream: 'api',
-      path: '/api/agents',
-      status: 200,
-      body: { success: true, data: [] },
-      headers: {
-        'set-cookie': 'upstream=1',
-        'www-authenticate': 'Bearer',
-        'access-control-allow-origin': '*',
-        etag: '"x"'
-      }
-    })
-    const response = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie } })
-    expect(response.statusCode, response.body).toBe(200)
-    expect(response.json()).toEqual({ success: true, data: [] })
-    expect(response.headers.etag).toBe('"x"')
-    expect(response.headers['www-authenticate']).toBeUndefined()
-    expect(response.headers['access-control-allow-origin']).toBeUndefined()
-    expect(String(response.headers['set-cookie'] ?? '')).not.toContain('upstream=1')
-    expect(response.cookies.find((candidate) => candidate.name === 'upstream')).toBeUndefined()
   })
 })
