@@ -235,7 +235,7 @@ view.sendCode.addEventListener('click', () => {
   if (!email.reportValidity()) return
   act(async () => {
     const address = email.value.trim()
-    await api('/auth/passwordless/start', { method: 'POST', body: { email: address } })
+    await json('/auth/passwordless/start', { method: 'POST', body: { email: address } })
     state.codeEmail = address
     view.codeForm.hidden = false
     view.code.value = ''
@@ -571,7 +571,7 @@ function threadItem (thread) {
   remove.addEventListener('click', () => {
     if (!window.confirm(`Delete the conversation “${title}”? This cannot be undone.`)) return
     act(async () => {
-      await api(`/api/chat-threads/${pathId(thread.id)}`, { method: 'DELETE' })
+      await json(`/api/chat-threads/${pathId(thread.id)}`, { method: 'DELETE' })
       if (String(state.threadId) === String(thread.id)) {
         startConversation()
         const agent = currentAgent()
