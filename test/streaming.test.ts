@@ -2,20 +2,16 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { login, onCleanup, setup } from './helpers/app.js'
-import { waitFor, within } from './helpers/processes.js'
-import type { TestContext } from './helpers/app.js'
+import type { StreamFormat } from '../src/proxy/send.js'
 import type { RecordedRequest } from '../src/simulator/index.js'
+import { login, onCleanup, setup } from './helpers/app.js'
+import type { TestContext } from './helpers/app.js'
+import { kindOf, readEvents, takeEvents } from './helpers/event-stream.js'
+import type { StreamEvent } from './helpers/event-stream.js'
+import { waitFor, within } from './helpers/processes.js'
+import { PROFILES, exactPath } from './helpers/profiles.js'
 
 const QUERY = 'How do streamed answers travel through the proxy?'
-const RESPONSE_PATH = /^\/api\/agent\/1\/response$/
-
-interface Arrived {
-  event: string
-  data: unknown
-  /** When the client had the whole event (Date.now(), same clock as the simulator's). */
-  at: number
-}
 
 interface Live {
   client: Client
@@ -35,34 +31,10 @@ async function live (context: TestContext): Promise<Live> {
   return { client, cookie, threadId: (thread.json() as { data: { id: number } }).data.id }
 }
 
-/** Reads server-sent events as they arrive, noting the arrival time of each; stops early when `stop` says so. */
-async function readEvents (body: AsyncIterable<Buffer | string>, stop?: (events: Arrived[]) => boolean): Promise<Arrived[]> {
-  const events: Arrived[] = []
-  let buffer = ''
-  for await (const chunk of body) {
-    buffer += chunk.toString()
-    let end = buffer.indexOf('\n\n')
-    while (end !== -1) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      end = buffer.indexOf('\n\n')
-      let event = 'message'
-      const data: string[] = []
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim()
-        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
-      }
-      if (data.length === 0 && event === 'message') continue
-      const text = data.join('\n')
-      let parsed: unknown = text
-      try {
-        parsed = JSON.parse(text)
-      } catch {}
-      events.push({ event, data: parsed, at: Date.now() })
-      if (stop?.(events) === true) return events
-    }
-  }
-  expect(buffer.trim()).toBe('')
+/** Reads the events as they arrive (noting when each came); nothing may be left over but a whole event. */
+async function eventsOf (body: AsyncIterable<Buffer | string>, stop?: (events: StreamEvent[]) => boolean): Promise<StreamEvent[]> {
+  const { events, text } = await readEvents(body, stop)
+  if (stop === undefined) expect(takeEvents(text).rest.trim()).toBe('')
   return events
 }
 
@@ -82,63 +54,71 @@ function expectEventStreamHeaders (headers: IncomingHttpHeaders): void {
   expect(headers['content-length']).toBeUndefined()
 }
 
-function deltas (events: Arrived[]): string {
-  return events.filter((event) => event.event === 'token').map((event) => (event.data as { delta: string }).delta).join('')
-}
-
-function endAnswer (events: Arrived[]): string | undefined {
-  const end = events.find((event) => event.event === 'end')
-  return (end?.data as { output?: { answer?: string } } | undefined)?.output?.answer
-}
+/** What the first event of an answer is, and which events spell its text, in each stream format. */
+const FIRST: Record<StreamFormat, string> = { events: 'start', steps: 'tools_stream' }
+const TEXT: Record<StreamFormat, string> = { events: 'token', steps: 'assistant_stream' }
 
 /**
  * The client's arrival times against the simulator's send times: every event arrives while the
  * upstream is still producing later ones. A buffering proxy would deliver them all at the end.
  */
-function expectProgressive (arrived: Arrived[], record: RecordedRequest): void {
+function expectProgressive (arrived: StreamEvent[], record: RecordedRequest, text: string): void {
   const sent = record.events
-  expect(arrived.map((event) => event.event)).toEqual(sent.map((event) => event.event))
+  expect(arrived.map(kindOf)).toEqual(sent.map((event) => event.event))
   expect(sent.length).toBeGreaterThan(10)
   const endSentAt = (sent.at(-1) as { at: number }).at
-  const firstToken = arrived.findIndex((event) => event.event === 'token')
+  const firstToken = arrived.findIndex((event) => kindOf(event) === text)
   expect(firstToken).toBeGreaterThan(-1)
   // The first token is in the client's hands long before the upstream even writes the end.
-  expect((arrived[firstToken] as Arrived).at + 500).toBeLessThanOrEqual(endSentAt)
+  expect((arrived[firstToken] as StreamEvent).at + 500).toBeLessThanOrEqual(endSentAt)
   for (const [index, event] of arrived.entries()) {
     // Never earlier than it was sent (same clock)...
     expect(event.at).toBeGreaterThanOrEqual((sent[index] as { at: number }).at)
     // ...and never more than a few events behind the upstream.
     const later = sent[index + 5]
-    if (later !== undefined) expect(event.at, `event ${index} (${event.event})`).toBeLessThan(later.at)
+    if (later !== undefined) expect(event.at, `event ${index} (${kindOf(event)})`).toBeLessThan(later.at)
   }
   // The arrivals are spread like the sends, not bunched at the end.
   const sentSpread = endSentAt - (sent[firstToken] as { at: number }).at
-  const arrivedSpread = (arrived.at(-1) as Arrived).at - (arrived[firstToken] as Arrived).at
+  const arrivedSpread = (arrived.at(-1) as StreamEvent).at - (arrived[firstToken] as StreamEvent).at
   expect(arrivedSpread).toBeGreaterThan(sentSpread * 0.5)
 }
 
-function streamedRecord (context: TestContext, path = RESPONSE_PATH): RecordedRequest[] {
-  return context.sim.requestsTo('api', path).filter((record) => record.headers.accept === 'text/event-stream')
+function endAnswer (events: StreamEvent[]): string | undefined {
+  const end = events.find((event) => kindOf(event) === 'end')
+  return (end?.data as { output?: { answer?: string } } | undefined)?.output?.answer
 }
 
-describe('streamed agent answers', () => {
+describe.each(PROFILES)('streamed agent answers on %s', (_name, profile) => {
+  const format = profile.paths.api.streamFormat
+  const STREAM_PATH = exactPath(profile.paths.api.responseStream('1'))
+  const PASSTHROUGH_STREAM = `/proxy/ejento${profile.paths.api.responseStream('1')}`
+
+  function deltas (events: StreamEvent[]): string {
+    return events.filter((event) => kindOf(event) === TEXT[format]).map((event) => (event.data as { delta: string }).delta).join('')
+  }
+
+  function streamedRecord (context: TestContext): RecordedRequest[] {
+    return context.sim.requestsTo('api', STREAM_PATH).filter((record) => record.headers.accept === 'text/event-stream')
+  }
+
   it('forwards each event as it is produced, with event-stream headers, and the deltas make the answer', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     context.sim.configure({ streamIntervalMs: 100 })
     const session = await live(context)
     const response = await session.client.request(streamRequest(session))
     expect(response.statusCode).toBe(200)
     expectEventStreamHeaders(response.headers)
-    const arrived = await within(15_000, readEvents(response.body), 'the stream')
+    const arrived = await within(15_000, eventsOf(response.body), 'the stream')
 
     const records = streamedRecord(context)
     expect(records).toHaveLength(1)
     const record = records[0] as RecordedRequest
     expect(record.completed).toBe(true)
-    expectProgressive(arrived, record)
+    expectProgressive(arrived, record, TEXT[format])
 
-    expect(arrived[0]?.event).toBe('start')
-    expect(arrived.at(-1)?.event).toBe('end')
+    expect(kindOf(arrived[0] as StreamEvent)).toBe(FIRST[format])
+    expect(kindOf(arrived.at(-1) as StreamEvent)).toBe('end')
     const answer = endAnswer(arrived)
     expect(answer).toContain(QUERY)
     expect(deltas(arrived)).toBe(answer)
@@ -153,7 +133,7 @@ describe('streamed agent answers', () => {
   })
 
   it('answers JSON when the browser does not ask for an event stream', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const session = await live(context)
     for (const headers of [{}, { accept: 'application/json' }]) {
       const response = await session.client.request({
@@ -169,7 +149,7 @@ describe('streamed agent answers', () => {
       expect(body.success).toBe(true)
       expect(body.data.answer).toContain(QUERY)
     }
-    const records = context.sim.requestsTo('api', RESPONSE_PATH)
+    const records = context.sim.requestsTo('api', exactPath(profile.paths.api.response('1')))
     expect(records).toHaveLength(2)
     for (const record of records) {
       expect(record.headers.accept).not.toContain('text/event-stream')
@@ -178,14 +158,15 @@ describe('streamed agent answers', () => {
   })
 
   it('aborts the upstream call when the client goes away, and the upstream stops sending', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     context.sim.configure({ streamIntervalMs: 100 })
     const session = await live(context)
     const controller = new AbortController()
     const response = await session.client.request({ ...streamRequest(session), signal: controller.signal })
     expect(response.statusCode).toBe(200)
-    const arrived = await within(10_000, readEvents(response.body, (events) => events.length >= 2), 'the first two events')
-    expect(arrived.map((event) => event.event)).toEqual(['start', 'token'])
+    const arrived = await within(10_000, eventsOf(response.body, (events) => events.length >= 2), 'the first two events')
+    expect(arrived).toHaveLength(2)
+    expect(kindOf(arrived[0] as StreamEvent)).toBe(FIRST[format])
     controller.abort()
     const abortedAt = Date.now()
 
@@ -200,40 +181,40 @@ describe('streamed agent answers', () => {
     expect(record.completed).toBe(false)
 
     // The BFF is fine and the session still works.
-    const again = await context.app.inject({ method: 'GET', url: '/proxy/ejento/api/agents', headers: { cookie: session.cookie } })
+    const again = await context.app.inject({ method: 'GET', url: `/proxy/ejento${profile.agentsPath}`, headers: { cookie: session.cookie } })
     expect(again.statusCode).toBe(200)
   })
 
-  it('ends the client stream cleanly with event: error when the upstream drops mid-stream', async () => {
-    const context = await setup()
+  it('ends the client stream cleanly with the BFF\'s error event, in the stream\'s format, when the upstream drops mid-stream', async () => {
+    const context = await setup({ profile })
     const session = await live(context)
-    context.sim.inject({ upstream: 'api', path: RESPONSE_PATH, dropStreamAfterEvents: 3 })
+    context.sim.inject({ upstream: 'api', path: STREAM_PATH, dropStreamAfterEvents: 3 })
     const startedAt = Date.now()
     const response = await session.client.request(streamRequest(session))
     expect(response.statusCode).toBe(200)
     expectEventStreamHeaders(response.headers)
-    const arrived = await within(5000, readEvents(response.body), 'the dropped stream')
+    const arrived = await within(5000, eventsOf(response.body), 'the dropped stream')
     expect(Date.now() - startedAt).toBeLessThan(5000)
 
-    expect(arrived.slice(0, 3).map((event) => event.event)).toEqual(['start', 'token', 'token'])
-    const last = arrived.at(-1)
-    expect(last?.event).toBe('error')
-    expect(last?.data).toMatchObject({ code: 'upstream_stream_failed' })
-    expect(arrived.map((event) => event.event)).not.toContain('end')
+    expect(arrived.slice(0, 3).map(kindOf)).toEqual(streamedRecord(context)[0]?.events.map((event) => event.event))
+    const last = arrived.at(-1) as StreamEvent
+    expect(kindOf(last)).toBe('error')
+    expect(last.data).toMatchObject({ code: 'upstream_stream_failed' })
+    expect(arrived.map(kindOf)).not.toContain('end')
     expect(streamedRecord(context)[0]?.events).toHaveLength(3)
   })
 
   it('refreshes a refused token once before streaming, and the events still arrive', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     const session = await live(context)
     context.sim.expireTokens('ejento')
     const response = await session.client.request(streamRequest(session))
     expect(response.statusCode).toBe(200)
     expectEventStreamHeaders(response.headers)
-    const arrived = await within(15_000, readEvents(response.body), 'the stream')
+    const arrived = await within(15_000, eventsOf(response.body), 'the stream')
     expect(context.sim.counter('refresh')).toBe(1)
-    expect(arrived[0]?.event).toBe('start')
-    expect(arrived.at(-1)?.event).toBe('end')
+    expect(kindOf(arrived[0] as StreamEvent)).toBe(FIRST[format])
+    expect(kindOf(arrived.at(-1) as StreamEvent)).toBe('end')
     expect(deltas(arrived)).toBe(endAnswer(arrived))
     const attempts = streamedRecord(context)
     expect(attempts).toHaveLength(2)
@@ -242,28 +223,28 @@ describe('streamed agent answers', () => {
   })
 
   it('streams progressively through the passthrough too', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     context.sim.configure({ streamIntervalMs: 100 })
     const session = await live(context)
-    const response = await session.client.request(streamRequest(session, '/proxy/ejento/api/agent/1/response'))
+    const response = await session.client.request(streamRequest(session, PASSTHROUGH_STREAM))
     expect(response.statusCode).toBe(200)
     expectEventStreamHeaders(response.headers)
-    const arrived = await within(15_000, readEvents(response.body), 'the stream')
+    const arrived = await within(15_000, eventsOf(response.body), 'the stream')
     const records = streamedRecord(context)
     expect(records).toHaveLength(1)
     const record = records[0] as RecordedRequest
     expect(record.body.toString('utf8')).toBe(JSON.stringify({ user_query: QUERY, chat_thread_id: session.threadId }))
-    expectProgressive(arrived, record)
+    expectProgressive(arrived, record, TEXT[format])
     expect(deltas(arrived)).toBe(endAnswer(arrived))
   })
 
   it('aborts the upstream call when a passthrough stream\'s client goes away', async () => {
-    const context = await setup()
+    const context = await setup({ profile })
     context.sim.configure({ streamIntervalMs: 100 })
     const session = await live(context)
     const controller = new AbortController()
-    const response = await session.client.request({ ...streamRequest(session, '/proxy/ejento/api/agent/1/response'), signal: controller.signal })
-    await within(10_000, readEvents(response.body, (events) => events.length >= 2), 'the first two events')
+    const response = await session.client.request({ ...streamRequest(session, PASSTHROUGH_STREAM), signal: controller.signal })
+    await within(10_000, eventsOf(response.body, (events) => events.length >= 2), 'the first two events')
     controller.abort()
     const record = streamedRecord(context)[0] as RecordedRequest
     expect(await waitFor(() => record.aborted, 2000)).toBe(true)
