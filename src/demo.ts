@@ -27,6 +27,11 @@ const simulator = await startSimulator({
 })
 config.upstreams.authUrl = new URL(simulator.authUrl)
 config.upstreams.apiUrl = new URL(simulator.apiUrl)
+// Magic links come back to the demo's own address (known before listening unless PORT=0: then codes only).
+if (config.publicUrl === undefined && config.port !== 0) {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  config.publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`
+}
 const app = await start(config, { onClose: simulator.close })
 
 const address = app.server.address()
