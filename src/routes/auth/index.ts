@@ -10,6 +10,7 @@ import refreshRoute from './refresh.js'
 import sessionRoute from './session.js'
 import sessionsRoutes from './sessions.js'
 import signupRoute from './signup.js'
+import ssoRoutes from './sso.js'
 
 export interface AuthRoutesOptions {
   cookieSecure: boolean
@@ -38,4 +39,5 @@ export default async function authRoutes (app: FastifyInstance, options: AuthRou
   const pending = new PendingLogins(app.sessions.store, options.secrets)
   const cookie = new PendingLoginCookie(options.cookieName, cookieSecure)
   await app.register(passwordlessRoutes, { cookieSecure, defaultTokenLifetimeMs, publicUrl, pending, cookie })
+  await app.register(ssoRoutes, { cookieSecure, defaultTokenLifetimeMs, publicUrl, pending, cookie })
 }

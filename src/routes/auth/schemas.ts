@@ -82,6 +82,35 @@ export const passwordlessVerifyBody = {
   additionalProperties: false
 } as const
 
+export const ssoParams = {
+  type: 'object',
+  properties: {
+    provider: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'As GET /auth/methods lists it, e.g. google, microsoft' }
+  },
+  required: ['provider']
+} as const
+
+export const ssoQuery = {
+  type: 'object',
+  properties: {
+    return_to: { type: 'string', maxLength: 2048, description: 'A path of this app to land on after the log-in (default /)' }
+  },
+  additionalProperties: false
+} as const
+
+/**
+ * Ejento's answer on the URL. Untyped on purpose: whatever is wrong (a repeated parameter
+ * included) is a redirect with a code, never a problem page about the URL.
+ */
+export const ssoCallbackQuery = {
+  type: 'object',
+  properties: {
+    state: { description: 'The log-in\'s one-time state (a string)' },
+    token: { description: 'The auth-app token (a string)' },
+    ejento_access_token: { description: 'The Ejento token (a string)' }
+  }
+} as const
+
 export const logoutQuery = {
   type: 'object',
   properties: {
@@ -130,6 +159,12 @@ export interface LoginBody {
   email?: string
   username?: string
   password: string
+}
+
+export interface SsoCallbackQuery {
+  state?: unknown
+  token?: unknown
+  ejento_access_token?: unknown
 }
 
 export interface PasswordlessStartBody {
