@@ -105,8 +105,8 @@ describe('GET /metrics', () => {
     expect(metrics.value(`${REQUESTS}_count`, { route: '/auth/login', method: 'POST', status: '200' })).toBe(1)
 
     expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'ejento', status: '201' })).toBe(1)
-    // The log-in is a call to the authentication server.
-    expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'auth', status: '200' })).toBe(1)
+    // The log-in is two calls to the authentication server: the log-in, and who-am-I for the full name.
+    expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'auth', status: '200' })).toBe(2)
     expect(metrics.labelValues(`${UPSTREAM}_count`, 'upstream').sort()).toEqual(['auth', 'ejento'])
     // No refresh was needed.
     expect(metrics.find(REFRESHES)).toEqual([])
@@ -126,7 +126,8 @@ describe('GET /metrics', () => {
     // The refused first try, the refresh, and the retry.
     expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'ejento', status: '401' })).toBe(1)
     expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'ejento', status: '201' })).toBe(2)
-    expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'auth', status: '200' })).toBe(2)
+    // The log-in and its who-am-I, and the refresh.
+    expect(metrics.value(`${UPSTREAM}_count`, { upstream: 'auth', status: '200' })).toBe(3)
     expect(metrics.value(`${REQUESTS}_count`, { route: ROUTE, method: 'POST', status: '201' })).toBe(2)
   })
 
