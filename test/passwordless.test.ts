@@ -1,9 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { DEMO, ADMIN, login, secretsIn, sessionCookie, setup } from './helpers/app.js'
+import { startSimulator } from '../src/simulator/index.js'
+import { DEMO, ADMIN, login, onCleanup, secretsIn, sessionCookie, setup } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
 import { GUIDE, V2, exactPath } from './helpers/profiles.js'
+import { startRealServer } from './helpers/real-server.js'
 import { cluster, describeWithRedis } from './helpers/redis.js'
 import type { Instance } from './helpers/redis.js'
 
@@ -350,8 +352,40 @@ describe('password-less log-in on guide', () => {
   })
 })
 
+describe('password-less log-in on the compiled server over a real socket', () => {
+  it('start, a wrong code, the right code: a session; rate limited per account; no code, otp session or token in its output', async () => {
+    const sim = await startSimulator(V2.sim)
+    onCleanup(sim.close)
+    const server = await startRealServer(sim, { ...V2.env, AUTH_RATE_LIMIT_PER_IP: '1000', AUTH_RATE_LIMIT_PER_ACCOUNT: '4' })
+    const instance = { url: server.base }
+
+    const first = await post(instance, '/auth/passwordless/start', { email: DEMO.email })
+    expect(first.status).toBe(202)
+    expect(first.json).toEqual({ sent: true })
+    const preLogin = first.cookies.get(LOGIN_COOKIE) as string
+    const otpSessionIds = [...sim.state.otpSessions.keys()]
+    const code = sim.lastMail(DEMO.email)?.code as string
+    expect((await post(instance, '/auth/passwordless/verify', { code: wrong(code) }, preLogin)).json.code).toBe('invalid_code')
+    const loggedIn = await post(instance, '/auth/passwordless/verify', { code }, preLogin)
+    expect(loggedIn.status).toBe(200)
+    const cookie = loggedIn.cookies.get('ejento_bff') as string
+    const session = await request(`${server.base}/auth/session`, { headers: { cookie } })
+    expect(await session.body.json()).toMatchObject({ authenticated: true, user: { email: DEMO.email, full_name: 'Demo User' } })
+
+    expect((await post(instance, '/auth/passwordless/start', { email: DEMO.email })).status).toBe(202)
+    const limited = await post(instance, '/auth/passwordless/start', { email: DEMO.email })
+    expect(limited.status).toBe(429)
+    expect(limited.json.code).toBe('rate_limited')
+
+    const output = server.stdout() + server.stderr()
+    expect(output).toMatch(/password-less log-in started/)
+    expect(secretsIn(output, [...otpSessionIds, ...sim.state.issuedTokens])).toEqual([])
+    expect(output).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`))
+  })
+})
+
 /** A real HTTP call to an instance; answers status, body and the Set-Cookie pairs by name. */
-async function post (instance: Instance, path: string, json: unknown, cookie?: string): Promise<{ status: number, json: any, cookies: Map<string, string> }> {
+async function post (instance: Pick<Instance, 'url'>, path: string, json: unknown, cookie?: string): Promise<{ status: number, json: any, cookies: Map<string, string> }> {
   const answer = await request(instance.url + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(cookie === undefined ? {} : { cookie }) },
