@@ -127,8 +127,8 @@ const SSO_NAMES = { google: 'Google', microsoft: 'Microsoft', github: 'GitHub', 
 const LOGIN_ERRORS = {
   sso_state_invalid: 'That log-in link has expired or was already used. Please log in again.',
   sso_tokens_invalid: 'Ejento did not confirm that log-in. Please try again.',
-  sso_failed: 'The log-in with your other account did not work. Please try again.',
-  account_inactive: 'This account is not active.'
+  sso_upstream_unavailable: 'Ejento could not be reached to finish that log-in. Please try again later.',
+  sso_failed: 'That log-in did not work. Please try again.'
 }
 
 /** Takes `?login_error=` off the address (a reload must not show it again); answers its message. */

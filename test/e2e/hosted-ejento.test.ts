@@ -1,13 +1,15 @@
-import type { Browser, Locator, Page } from 'playwright-core'
+import type { Browser, Locator, Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exactPath, V2 } from '../helpers/profiles.js'
 import { ask, expectedAnswer, expectNoTokenInPage, launchChromium, logIn, openPage, pageProblems, screenshot, signedIn, startBff } from './browser.js'
+import type { Bff } from './browser.js'
 
 // The browser globals the page functions below use (the project compiles without the DOM library).
 interface Observed { textContent: string | null }
-declare const window: { statuses: string[] }
-declare const document: { querySelector: (selector: string) => Observed | null }
+declare const window: { history: { length: number }, statuses: string[] }
+declare const document: { referrer: string, querySelector: (selector: string) => Observed | null }
 declare const sessionStorage: { getItem: (key: string) => string | null, length: number }
+declare const performance: { getEntriesByType: (type: string) => Array<{ name: string }> }
 declare class MutationObserver {
   constructor (callback: () => void)
   observe (target: Observed, options: { subtree: boolean, childList: boolean, characterData: boolean }): void
@@ -180,6 +182,141 @@ describe('hosted Ejento (v2) through the example page in Chromium', () => {
     expect(await page.locator('#error').isVisible()).toBe(false)
 
     await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('logs in with a code Ejento e-mails (read from the simulator\'s outbox): an unknown address is answered alike, a wrong code refused', { timeout: 60_000 }, async () => {
+    const bff = await startBff({ profile: V2 })
+    const browsing = await openPage(browser)
+    const { page, context } = browsing
+    await page.goto(`${bff.url}/`)
+    const sendCode = page.getByRole('button', { name: 'E-mail me a code' })
+    await sendCode.waitFor()
+    const codeField = page.getByRole('textbox', { name: 'Code from the e-mail' })
+    expect(await codeField.isVisible()).toBe(false)
+
+    // An address Ejento does not know: the same answer, and no mail.
+    await page.locator('#login-email').fill('nobody@example.com')
+    await sendCode.click()
+    await page.locator('#notice').filter({ hasText: 'If nobody@example.com has an account, a log-in code is on its way there.' }).waitFor()
+    expect(bff.sim.lastMail('nobody@example.com')).toBeUndefined()
+
+    await page.locator('#login-email').fill('demo@example.com')
+    await sendCode.click()
+    await page.locator('#notice').filter({ hasText: 'If demo@example.com has an account, a log-in code is on its way there.' }).waitFor()
+    const mail = bff.sim.lastMail('demo@example.com')
+    expect(mail?.code).toMatch(/^\d{6}$/)
+    expect(await codeField.isVisible()).toBe(true)
+    // The password-less log-in's id stays server-side: the browser has only an HttpOnly cookie for it.
+    const pending = (await context.cookies(`${bff.url}/auth/passwordless/verify`)).find((cookie) => cookie.name === `${bff.config.session.cookieName}-login`)
+    expect(pending).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/auth' })
+    await screenshot(page, 'hosted-05-code-sent')
+
+    const wrong = String((Number(mail?.code) + 1) % 1_000_000).padStart(6, '0')
+    await codeField.fill(wrong)
+    await page.getByRole('button', { name: 'Log in with the code' }).click()
+    await page.locator('#error:visible').waitFor()
+    expect(await page.locator('#signed-in').isVisible()).toBe(false)
+    expect(await codeField.isVisible()).toBe(true)
+
+    await codeField.fill(mail?.code ?? '')
+    await page.getByRole('button', { name: 'Log in with the code' }).click()
+    await signedIn(page)
+    expect(await page.locator('#who').innerText()).toBe('Signed in as Demo User')
+    expect(bff.sim.counter('passwordless_login')).toBe(1)
+    const session = (await context.cookies(bff.url)).find((cookie) => cookie.name === bff.config.session.cookieName)
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' })
+    expect(await ask(page, 'Logged in by code?')).toBe(expectedAnswer('Logged in by code?'))
+
+    // The code and the log-in's id never reached the page's storage or a page address.
+    expect(browsing.visited.every((url) => url === `${bff.url}/`)).toBe(true)
+    expect(JSON.stringify(await page.evaluate(() => sessionStorage.getItem('ejento-bff.conversation')))).not.toContain(mail?.code)
+    await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('logs in with the SSO button end to end: the BFF takes the tokens off the callback address, the page sees only a clean one', { timeout: 60_000 }, async () => {
+    const bff = await startBff({ profile: V2 })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    await page.goto(`${bff.url}/`)
+    const providers = page.getByRole('group', { name: 'Log in with another account' }).getByRole('button')
+    await providers.first().waitFor()
+    expect(await providers.allInnerTexts()).toEqual(['Continue with Google', 'Continue with Microsoft'])
+    await screenshot(page, 'hosted-06-log-in-methods')
+
+    // Every document request of the top frame, redirects included.
+    const navigations: Request[] = []
+    page.on('request', (request) => {
+      if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigations.push(request)
+    })
+    await page.getByRole('button', { name: 'Continue with Google' }).click()
+    await signedIn(page)
+    expect(await page.locator('#who').innerText()).toBe('Signed in as Demo User')
+    expect(page.url()).toBe(`${bff.url}/`)
+
+    // The chain: the BFF's SSO start, Ejento's SSO, the BFF's callback with the tokens, the clean page.
+    const chain = navigations.map((request) => new URL(request.url()))
+    expect(chain.map((url) => `${url.origin}${url.pathname}`)).toEqual([
+      `${bff.url}/auth/sso/google`,
+      `${bff.sim.authUrl}${V2.paths.auth.ssoLogin?.('google') ?? ''}`,
+      `${bff.url}/auth/sso/callback`,
+      `${bff.url}/`
+    ])
+    expect(chain[0]?.searchParams.get('return_to')).toBe('/')
+    const callback = navigations[2]
+    expect(new URL(callback?.url() ?? '').searchParams.get('token')).toEqual(expect.any(String))
+    const answered = await callback?.response()
+    expect(answered?.status()).toBe(302)
+    expect(answered?.headers()['referrer-policy']).toBe('no-referrer')
+    expect(answered?.headers()['cache-control']).toContain('no-store')
+    expect(new URL(answered?.headers().location ?? '', bff.url).href).toBe(`${bff.url}/`)
+    expect(chain[3]?.search).toBe('')
+
+    // The page itself only ever showed clean addresses; nothing came with a referrer.
+    expect(browsing.visited).toEqual([`${bff.url}/`, `${bff.url}/`])
+    expect(await page.evaluate(() => performance.getEntriesByType('navigation').map((entry) => entry.name))).toEqual([`${bff.url}/`])
+    expect(await page.evaluate(() => document.referrer)).toBe('')
+    expect(bff.sim.counter('sso_login')).toBe(1)
+    expect(await ask(page, 'Logged in by SSO?')).toBe(expectedAnswer('Logged in by SSO?'))
+    // The history holds the tab's blank start, the page before the click and the one after: walk back through it.
+    expect(await page.evaluate(() => window.history.length)).toBe(3)
+    await page.goBack()
+    expect(page.url()).toBe(`${bff.url}/`)
+    await page.goBack()
+    expect(page.url()).toBe('about:blank')
+    await page.goForward()
+    await page.goForward()
+    expect(page.url()).toBe(`${bff.url}/`)
+    await signedIn(page)
+    await expectNoTokenInPage(bff, browsing)
+    expect(pageProblems(browsing)).toEqual([])
+  })
+
+  it('shows a refused SSO log-in (?login_error=) once and takes it off the address', async () => {
+    const bff: Bff = await startBff({ profile: V2 })
+    const browsing = await openPage(browser)
+    const { page } = browsing
+    // A callback whose state this browser never started (a forged or replayed link): refused, tokens unused.
+    await page.goto(`${bff.url}/auth/sso/callback?state=forged&token=not-a-token&ejento_access_token=not-either`)
+    await page.locator('#error').filter({ hasText: 'That log-in link has expired or was already used. Please log in again.' }).waitFor()
+    expect(page.url()).toBe(`${bff.url}/`)
+    expect(browsing.visited).toEqual([`${bff.url}/?login_error=sso_state_invalid`, `${bff.url}/`])
+    // The tab's blank start and this page: the refused address was replaced, not added.
+    expect(await page.evaluate(() => window.history.length)).toBe(2)
+    expect(await page.locator('#signed-out').isVisible()).toBe(true)
+    await screenshot(page, 'hosted-07-login-error')
+
+    // A reload does not show it again.
+    await page.reload()
+    await page.locator('#signed-out').waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(await page.locator('#error').isVisible()).toBe(false)
+
+    // A code the page does not know is shown as such, whatever it says.
+    await page.goto(`${bff.url}/?login_error=${encodeURIComponent('<b>x</b>')}`)
+    await page.locator('#error').filter({ hasText: /^Logging in did not work\. Please try again\.$/ }).waitFor()
+    expect(page.url()).toBe(`${bff.url}/`)
     expect(pageProblems(browsing)).toEqual([])
   })
 })
