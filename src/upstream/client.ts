@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
 import { decodedAnswer } from './content-encoding.js'
 import { isAbort, upstreamFailure } from './errors.js'
+import { gatewayKeyRefused, isGatewayKeyRefusal } from './gateway-refusal.js'
 import { discard, readUpTo } from './read-body.js'
 import { withRepeatedFieldsJoined } from './repeated-headers.js'
 
@@ -134,7 +135,9 @@ export class UpstreamClient {
   async requestJson (request: UpstreamRequest): Promise<{ statusCode: number, headers: IncomingHttpHeaders, body: unknown }> {
     const response = await this.request({ ...request, headers: { accept: 'application/json', ...request.headers } })
     const required = response.statusCode >= 200 && response.statusCode < 300
-    return { statusCode: response.statusCode, headers: response.headers, body: await this.readJson(response, required) }
+    const body = await this.readJson(response, required)
+    if (isGatewayKeyRefusal(response.statusCode, body)) throw gatewayKeyRefused(this.label)
+    return { statusCode: response.statusCode, headers: response.headers, body }
   }
 
   async readJson (response: UpstreamResponse, required = true): Promise<unknown> {
