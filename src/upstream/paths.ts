@@ -35,6 +35,8 @@ export interface PathProfile {
     streamFormat: 'events' | 'steps'
     /** The upstream itself starts a thread when asked with `chat_thread_id: null` (else the BFF creates one first). */
     responseCreatesThread: boolean
+    /** A new thread's body names its agent and creator (`{agent, created_by}`), as hosted Ejento wants. */
+    threadNamesCreator: boolean
     /** The user's conversations with an agent. */
     chatThreads?: (agentId: string) => string
     /** One conversation's questions and answers. */
@@ -65,7 +67,8 @@ const guide: PathProfile = {
     response: (agentId) => `/api/agent/${agentId}/response`,
     responseStream: (agentId) => `/api/agent/${agentId}/response`,
     streamFormat: 'events',
-    responseCreatesThread: false
+    responseCreatesThread: false,
+    threadNamesCreator: false
   }
 }
 
@@ -105,6 +108,7 @@ const v2: PathProfile = {
     responseStream: (agentId) => `/response-service/api/v2/agents/${agentId}/responses/stream`,
     streamFormat: 'steps',
     responseCreatesThread: true,
+    threadNamesCreator: true,
     chatThreads: (agentId) => `/api/v2/agents/${agentId}/chat-threads?query_source=app-ejento`,
     threadResponses: (threadId) => `/api/v2/chat-threads/${threadId}/agent-responses?include_steps=true`,
     thread: (threadId) => `/api/v2/chat-threads/${threadId}`,

@@ -34,7 +34,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
   }, async (request, reply) => {
     const { agentId } = request.params
     // v2 wants to be told the agent and the creator; the browser's own fields win.
-    const body = paths.responseCreatesThread
+    const body = paths.threadNamesCreator
       ? { agent: agentNumber(agentId), created_by: (request.session as ActiveSession).record.user.email, ...request.body }
       : request.body ?? {}
     const response = await callEjento(app, request, reply, 'POST', paths.chatThread(encodeURIComponent(agentId)), body)
