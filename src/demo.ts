@@ -50,7 +50,7 @@ ${page}Try it with curl (the cookie jar jar.txt holds only the opaque session id
   curl -s -c jar.txt -H 'content-type: application/json' -d '{"email":"demo@example.com","password":"demo-password"}' ${base}/auth/login
   curl -s -b jar.txt ${base}/auth/session
   curl -s -b jar.txt -X POST ${base}/api/agents/1/chat-threads
-  curl -N -b jar.txt -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"user_query":"What is Ejento?","chat_thread_id":1}' ${base}/api/agents/1/responses
+  curl -sN -b jar.txt -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"user_query":"What is Ejento?","chat_thread_id":1}' ${base}/api/agents/1/responses
   curl -s -b jar.txt '${base}/api/users?skip=0&limit=10'
   curl -s -b jar.txt -c jar.txt -X POST ${base}/auth/logout -o /dev/null -w '%{http_code}\\n'
 `)

@@ -55,16 +55,25 @@ describe.each(PROFILES)('the curl walk-throughs on %s', (_name, profile) => {
     const { url } = await startDemoPrinting(profile.env)
     const { outputs, jar } = await runAll(commands, url)
 
-    const [loginOut, sessionOut, threadOut, streamOut, jsonOut, usersOut, agentsOut, refreshOut, logoutOut, afterOut] = outputs
-    expect(JSON.parse(loginOut as string)).toMatchObject({ authenticated: true, user: { email: 'demo@example.com' } })
-    expect(JSON.parse(sessionOut as string)).toMatchObject({ authenticated: true })
+    const [loginOut, sessionOut, threadOut, streamOut, jsonOut, newThreadOut, conversationsOut, usersOut, agentsOut, refreshOut, logoutOut, afterOut] = outputs
+    expect(JSON.parse(loginOut as string)).toMatchObject({ authenticated: true, user: { email: 'demo@example.com', full_name: 'Demo User' } })
+    expect(JSON.parse(sessionOut as string)).toMatchObject({ authenticated: true, user: { full_name: 'Demo User' } })
     expect(JSON.parse(threadOut as string)).toMatchObject({ success: true, data: { id: 1 } })
     expect(streamOut).toMatch(streamed)
     expect(JSON.parse(jsonOut as string).data.answer).toContain('And in one answer?')
+    // A new conversation: v2 names it thread_id, the guide chat_thread_id; either way not thread 1.
+    const started = JSON.parse(newThreadOut as string).data
+    expect(started.answer).toContain('A new topic')
+    expect(started.thread_id ?? started.chat_thread_id).toBe(2)
+    const conversations = JSON.parse(conversationsOut as string)
+    if (profile.paths.api.chatThreads === undefined) expect(conversations).toMatchObject({ status: 501, code: 'not_supported' })
+    else expect(conversations.data.chat_threads.map((thread: { id: number }) => thread.id)).toEqual([2, 1])
     expect(JSON.parse(usersOut as string).count).toBeGreaterThanOrEqual(2)
     expect(JSON.parse(agentsOut as string).data[0].name).toBe('Demo Agent')
     expect(refreshOut?.trim()).toBe('204')
     expect(logoutOut?.trim()).toBe('204')
+    // The jar still holds the cookie log-out ended: it is refused, not merely absent.
+    expect(jar).toContain('ejento_bff')
     expect(JSON.parse(afterOut as string)).toMatchObject({ status: 401, code: 'not_authenticated' })
     // All the client ever kept: no JWT in the cookie jar or any answer.
     expect(jar + outputs.join('\n')).not.toMatch(/eyJ[\w-]+\.eyJ/)
