@@ -130,8 +130,8 @@ function failureCode (error: unknown): string {
 
 /**
  * A path of this app to land on after the log-in, or null: only a relative path (never
- * `//host`, `/\host` or a scheme, which browsers would take for another site), normalised, its
- * fragment dropped.
+ * `//host`, `/\host` or a scheme, which browsers would take for another site, before or after
+ * its dot segments are resolved), normalised, its fragment dropped.
  */
 export function appPath (value: string | undefined): string | null {
   if (value === undefined || value === '') return '/'
@@ -143,7 +143,8 @@ export function appPath (value: string | undefined): string | null {
   } catch {
     return null
   }
-  if (url.origin !== BASE) return null
+  // Dot segments are resolved only now: `/.//evil.example` is a path here, `//evil.example` there.
+  if (url.origin !== BASE || url.pathname.startsWith('//')) return null
   return `${url.pathname}${url.search}`
 }
 
