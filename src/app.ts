@@ -148,7 +148,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
       defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,
       cookieName: config.session.cookieName,
       secrets: config.session.secrets,
-      publicUrl: config.publicUrl
+      publicUrl: config.publicUrl,
+      demo: config.demo
     })
     await scope.register(apiRoutes, { prefix: '/api' })
     await scope.register(proxyRoutes, {

@@ -21,6 +21,8 @@ export interface AuthRoutesOptions {
   secrets: readonly string[]
   /** PUBLIC_URL, where Ejento's magic links and SSO come back to. */
   publicUrl: string | undefined
+  /** Demo mode: GET /auth/methods says so. */
+  demo: boolean
 }
 
 /** The session endpoints under /auth. */
@@ -34,7 +36,7 @@ export default async function authRoutes (app: FastifyInstance, options: AuthRou
   await app.register(sessionRoute)
   await app.register(sessionsRoutes)
   await app.register(refreshRoute)
-  await app.register(methodsRoute)
+  await app.register(methodsRoute, { demo: options.demo })
   // Password-less and SSO log-ins span two requests, maybe on two instances: they wait in the session store.
   const pending = new PendingLogins(app.sessions.store, options.secrets)
   const cookie = new PendingLoginCookie(options.cookieName, cookieSecure)

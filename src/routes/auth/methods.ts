@@ -16,6 +16,12 @@ export interface LoginMethods {
   password: true
   passwordless: boolean
   sso: string[]
+  /** Demo mode only: the page may show the simulator's demo account. */
+  demo?: true
+}
+
+export interface MethodsRouteOptions {
+  demo: boolean
 }
 
 /**
@@ -24,7 +30,7 @@ export interface LoginMethods {
  * logged in yet), read at most once a minute per process. When they cannot be read, the page
  * gets password log-in only: nothing is guessed.
  */
-export default async function methodsRoute (app: FastifyInstance): Promise<void> {
+export default async function methodsRoute (app: FastifyInstance, options: MethodsRouteOptions): Promise<void> {
   const flags = new FlagsCache(app, app.log)
 
   app.get('/methods', {
@@ -35,8 +41,9 @@ export default async function methodsRoute (app: FastifyInstance): Promise<void>
     }
   }, async (request): Promise<LoginMethods> => {
     const profile = app.upstreamPaths.name
-    if (app.upstreamPaths.auth.loginMethods === undefined) return { profile, password: true, passwordless: false, sso: [] }
-    return { profile, password: true, ...await flags.read(request.id) }
+    const demo = options.demo ? { demo: true as const } : {}
+    if (app.upstreamPaths.auth.loginMethods === undefined) return { profile, password: true, passwordless: false, sso: [], ...demo }
+    return { profile, password: true, ...await flags.read(request.id), ...demo }
   })
 }
 

@@ -27,7 +27,8 @@ export const loginMethodsSchema = {
     profile: { type: 'string', description: 'EJENTO_PATH_PROFILE: guide or v2' },
     password: { type: 'boolean', const: true, description: 'POST /auth/login' },
     passwordless: { type: 'boolean', description: 'POST /auth/passwordless/start and /verify' },
-    sso: { type: 'array', items: { type: 'string' }, description: 'Providers for GET /auth/sso/{provider}' }
+    sso: { type: 'array', items: { type: 'string' }, description: 'Providers for GET /auth/sso/{provider}' },
+    demo: { type: 'boolean', const: true, description: 'Present in demo mode only (npm run demo): the upstream is the built-in simulator, with its demo accounts' }
   },
   required: ['profile', 'password', 'passwordless', 'sso']
 } as const
