@@ -1,0 +1,75 @@
+/**
+ * RFC 9457 problem details, as the BFF answers every error it makes itself: `code` is stable
+ * and machine-readable (`not_authenticated`, `session_expired`, `not_supported`, ...).
+ */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  code: string
+  detail?: string
+  /** Which fields a `validation_failed` refused, and why. */
+  errors?: Array<{ path?: string, message?: string }>
+  [extension: string]: unknown
+}
+
+/**
+ * A non-2xx answer. From the BFF itself it is problem JSON (`problem`, `code`); an error Ejento
+ * answered passes through the BFF with its status and its own body (`{success: false, message}`,
+ * FastAPI's `{detail}`), so `code` is undefined and `body` holds it as sent.
+ */
+export class BffError extends Error {
+  override readonly name = 'BffError'
+  readonly status: number
+  /** The problem's stable code; undefined when the error is Ejento's own. */
+  readonly code: string | undefined
+  /** The human explanation: the problem's `detail`, or Ejento's `detail`/`message` when it gave one as text. */
+  readonly detail: string | undefined
+  /** The problem, when the BFF made this error. */
+  readonly problem: Problem | undefined
+  /** The answer's body: parsed JSON, or the text when it was not JSON (undefined when empty). */
+  readonly body: unknown
+  /** The answer's `Retry-After` in seconds (429, 503), when it gave one. */
+  readonly retryAfter: number | undefined
+  /** The answer's `x-request-id`: the BFF's log lines about this call carry it. */
+  readonly requestId: string | undefined
+
+  constructor (status: number, body: unknown, options: { statusText?: string, retryAfter?: number, requestId?: string } = {}) {
+    const problem = isProblem(body) ? body : undefined
+    const detail = textOf(body)
+    super(messageOf(status, detail, problem, options.statusText))
+    this.status = status
+    this.body = body
+    this.problem = problem
+    this.code = problem?.code
+    this.detail = detail
+    this.retryAfter = options.retryAfter
+    this.requestId = options.requestId
+  }
+}
+
+/** The BFF's problem details: `status` and a string `code` are what set them apart from Ejento's errors. */
+export function isProblem (body: unknown): body is Problem {
+  if (typeof body !== 'object' || body === null) return false
+  const candidate = body as Record<string, unknown>
+  return typeof candidate.code === 'string' && typeof candidate.status === 'number' && typeof candidate.title === 'string'
+}
+
+/** The detail, with the fields a validation refused ("email must match format "email""); else the status. */
+function messageOf (status: number, detail: string | undefined, problem: Problem | undefined, statusText = ''): string {
+  if (detail === undefined) return `The server answered ${status} ${statusText}`.trim()
+  const issues = (problem?.errors ?? []).map((issue) => `${(issue.path ?? '').replace(/^\//, '')} ${issue.message ?? ''}`.trim())
+  return issues.length === 0 ? detail : `${detail} ${issues.join('; ')}`
+}
+
+function textOf (body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return typeof body === 'string' && body !== '' ? body : undefined
+  const { detail, message } = body as Record<string, unknown>
+  if (typeof detail === 'string') return detail
+  // FastAPI's validation errors: a list of {loc, msg}.
+  if (Array.isArray(detail)) {
+    const messages = detail.map((issue) => (issue as { msg?: unknown } | null)?.msg).filter((msg): msg is string => typeof msg === 'string')
+    if (messages.length > 0) return messages.join('; ')
+  }
+  return typeof message === 'string' ? message : undefined
+}

@@ -1,0 +1,93 @@
+import { BffError } from './errors.js'
+
+export interface ClientOptions {
+  /**
+   * Where the BFF answers: '' (the default) is the page's own origin, as when the BFF serves
+   * the page; otherwise an origin with an optional path prefix (`https://bff.example.com`,
+   * `/bff`). Outside a browser (Node.js, tests) it must be absolute.
+   */
+  baseUrl?: string
+  /** The `fetch` to call; the global one by default. */
+  fetch?: typeof globalThis.fetch
+  /** Headers sent with every call (an `x-request-id`...). Never a credential: the session cookie is the only one. */
+  headers?: Record<string, string>
+}
+
+/** What every call takes besides its own arguments. */
+export interface CallOptions {
+  /** Aborts the call (and, for `ask`, the stream and the BFF's call upstream). */
+  signal?: AbortSignal
+}
+
+export interface SendOptions extends CallOptions {
+  body?: unknown
+  query?: Record<string, string | number | boolean | undefined>
+  accept?: string
+}
+
+/**
+ * The one place the client calls `fetch`: the session cookie goes along (`credentials:
+ * 'include'`, also when the BFF is on another origin that ALLOWED_ORIGINS lists), bodies are
+ * JSON, and an answer that is not 2xx becomes a `BffError`.
+ */
+export class Transport {
+  readonly baseUrl: string
+  readonly #fetch: typeof globalThis.fetch
+  readonly #headers: Record<string, string>
+
+  constructor (options: ClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '')
+    // Called through a function: a browser's fetch refuses to run with another `this`.
+    const fetchFunction = options.fetch ?? globalThis.fetch
+    this.#fetch = async (input, init) => await fetchFunction(input, init)
+    this.#headers = { ...options.headers }
+  }
+
+  /** The address of a BFF path, with its query (undefined values left out). */
+  url (path: string, query: SendOptions['query'] = {}): string {
+    const search = new URLSearchParams()
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) search.append(name, String(value))
+    const text = search.toString()
+    return `${this.baseUrl}${path}${text === '' ? '' : `?${text}`}`
+  }
+
+  /** Sends the call; answers the 2xx response, unread. */
+  async send (method: string, path: string, options: SendOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...this.#headers, accept: options.accept ?? 'application/json' }
+    if (options.body !== undefined) headers['content-type'] = 'application/json'
+    const response = await this.#fetch(this.url(path, options.query), {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      credentials: 'include',
+      ...(options.signal === undefined ? {} : { signal: options.signal })
+    })
+    if (!response.ok) throw await errorOf(response)
+    return response
+  }
+
+  /** Sends the call and answers its JSON (undefined for an answer without a body, such as 204). */
+  async json<T> (method: string, path: string, options: SendOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options)
+    const text = await response.text()
+    return (text === '' ? undefined : JSON.parse(text)) as T
+  }
+}
+
+/** The error a non-2xx answer stands for; its body is always read (an unread body holds the connection). */
+export async function errorOf (response: Response): Promise<BffError> {
+  const text = await response.text()
+  let body: unknown = text === '' ? undefined : text
+  if (text !== '' && /json/i.test(response.headers.get('content-type') ?? '')) {
+    try {
+      body = JSON.parse(text)
+    } catch {}
+  }
+  const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN)
+  const requestId = response.headers.get('x-request-id')
+  return new BffError(response.status, body, {
+    statusText: response.statusText,
+    ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
+    ...(requestId === null ? {} : { requestId })
+  })
+}
