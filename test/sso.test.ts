@@ -149,9 +149,10 @@ describe('SSO log-in on v2 (inject, the simulated IdP over HTTP)', () => {
   })
 
   it.each([
-    ['forged (who-am-I refuses them)', (url: URL) => {
-      const token = url.searchParams.get('ejento_access_token') as string
-      url.searchParams.set('ejento_access_token', `${token.slice(0, -4)}AAAA`)
+    // The auth-app token is the one checked (traded for a fresh pair); the URL's Ejento token is not kept.
+    ['forged (the authentication server refuses them)', (url: URL) => {
+      const token = url.searchParams.get('token') as string
+      url.searchParams.set('token', `${token.slice(0, -4)}AAAA`)
     }],
     ['not tokens at all', (url: URL) => { url.searchParams.set('token', 'not a token'); url.searchParams.set('ejento_access_token', 'x') }],
     ['missing', (url: URL) => { url.searchParams.delete('ejento_access_token') }],
@@ -373,13 +374,13 @@ describe('SSO on the compiled server over real sockets', () => {
     await noSession(await fetch(wrong, { redirect: 'manual', headers: { cookie: setCookies(started).get(LOGIN_COOKIE) as string } }), 'sso_state_invalid')
   })
 
-  it('forged tokens with a valid state: who-am-I refuses them, no session', async () => {
+  it('forged tokens with a valid state: the authentication server refuses them, no session', async () => {
     const { server } = await realV2()
     const started = await fetch(`${server.base}/auth/sso/google`, { redirect: 'manual' })
     const atIdp = await fetch(started.headers.get('location') as string, { redirect: 'manual' })
     const url = new URL(atIdp.headers.get('location') as string)
-    const token = url.searchParams.get('ejento_access_token') as string
-    url.searchParams.set('ejento_access_token', `${token.slice(0, -4)}AAAA`)
+    const token = url.searchParams.get('token') as string
+    url.searchParams.set('token', `${token.slice(0, -4)}AAAA`)
     const answer = await fetch(url, { redirect: 'manual', headers: { cookie: setCookies(started).get(LOGIN_COOKIE) as string } })
     expect(answer.headers.get('location')).toBe('/?login_error=sso_tokens_invalid')
     expect(setCookies(answer).has('ejento_bff')).toBe(false)

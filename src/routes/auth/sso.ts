@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
+import { parseTokenAnswer } from '../../tokens/token-set.js'
 import type { PendingLoginCookie } from './pending-login-cookie.js'
 import type { PendingLogins } from './pending-logins.js'
 import { problemResponses } from '../responses.js'
@@ -27,7 +28,8 @@ const BASE = 'http://return-to.invalid'
  * with a `next` that brings it back to the callback with both tokens on the URL. A log-in CSRF
  * (an attacker's callback URL, holding the attacker's tokens, opened by a victim) is refused:
  * the callback must bring back the one-time `state` of a log-in this very browser started
- * (its pre-log-in cookie). The tokens are checked with Ejento's who-am-I before a session starts.
+ * (its pre-log-in cookie). The auth-app token is traded for a fresh pair at the authentication
+ * server, and who-am-I names the user of that pair, before a session starts.
  * Tokens on a URL must go nowhere else: no Referer, no cache, no log line (logger.ts censors
  * every query value under /auth), and the browser leaves for a clean URL at once.
  */
@@ -104,11 +106,17 @@ export default async function ssoRoutes (app: FastifyInstance, options: SsoRoute
       const login = id === undefined ? null : await pending.take(id)
       if (login === null || !sameText(login.state, textOf(request.query.state))) return await refuse('sso_state_invalid')
       await pending.forgetEmail(id as string, login)
-      const token = textOf(request.query.token)
-      const ejentoToken = textOf(request.query.ejento_access_token)
-      if (token === undefined || ejentoToken === undefined) return await refuse('sso_tokens_invalid')
+      const onUrl = parseTokenAnswer({ access_token: textOf(request.query.token), ejento_access_token: textOf(request.query.ejento_access_token) }, Date.now(), options.defaultTokenLifetimeMs)
+      if (onUrl === null) return await refuse('sso_tokens_invalid')
+      // Anyone can write this URL, and nothing here checks a token's signature: the user id
+      // (the auth-app token's `sub`, the key of the user's sessions) is believed only from a
+      // token the authentication server itself issued. The URL's is traded for a fresh pair,
+      // as a refresh does; a forged one is refused.
+      const fresh = await app.authApi.refresh(onUrl.authToken, request.id)
+      if (fresh.statusCode >= 500 || fresh.statusCode === 408 || fresh.statusCode === 429) throw problems.upstreamError('authentication', fresh.statusCode)
+      if (fresh.statusCode !== 200) return await refuse('sso_tokens_invalid')
       // No address of our own: who-am-I must name the user, or these tokens are not Ejento's.
-      await startUserSession(app, request, reply, { access_token: token, ejento_access_token: ejentoToken }, {
+      await startUserSession(app, request, reply, fresh.body, {
         method: login.kind,
         defaultTokenLifetimeMs: options.defaultTokenLifetimeMs
       })
