@@ -1,24 +1,9 @@
-/** Response schemas shared by the routes, so that /docs lists every answer, errors included. */
-
-/** A problem made by the BFF (RFC 9457), served as application/problem+json. */
-export const problem = {
-  type: 'object',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    code: { type: 'string', description: 'Stable, machine-readable' },
-    detail: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } }
-  },
-  required: ['type', 'title', 'status', 'code'],
-  additionalProperties: true
-} as const
-
-/** Untyped on purpose: an upstream's answer passes through as it is, whatever its shape. */
-export const upstreamAnswer = {
-  description: "The upstream's answer, passed through with its status"
-} as const
+/**
+ * Response entries shared by the routes, so that /docs lists every answer, errors included, each
+ * with its media type and schema (the schemas themselves are in ./schemas.ts).
+ */
+import { documentRef, ref } from './schemas.js'
+import type { SchemaId } from './schemas.js'
 
 const PROBLEM_CODES: Record<number, string> = {
   400: 'validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url',
@@ -35,14 +20,114 @@ const PROBLEM_CODES: Record<number, string> = {
   504: 'upstream_timeout'
 }
 
-/** Problem answers for these statuses, each described with the codes it may carry. */
-export function problemResponses (...statuses: number[]): Record<number, unknown> {
-  return Object.fromEntries(statuses.map((status) => [status, { ...problem, description: `Problem: ${PROBLEM_CODES[status] ?? 'see code'}` }]))
+const problemContent = { 'application/problem+json': { schema: ref('Problem') } }
+
+/** A problem answer (application/problem+json) with this description. */
+export function problemAnswer (description: string): Record<string, unknown> {
+  return { description, content: problemContent }
 }
 
-/** Answers that are either a BFF problem or the upstream's own error passed through. */
+/** Problem answers for these statuses, each described with the codes it may carry. */
+export function problemResponses (...statuses: number[]): Record<number, unknown> {
+  return Object.fromEntries(statuses.map((status) => [status, problemAnswer(`Problem: ${PROBLEM_CODES[status] ?? 'see code'}`)]))
+}
+
+const problemOrUpstreamContent = { ...problemContent, 'application/json': { schema: ref('UpstreamError') } }
+
+/** Answers that are either a BFF problem or the upstream's own error, passed through (its media type tells which). */
 export function problemOrUpstreamResponses (...statuses: number[]): Record<number, unknown> {
   return Object.fromEntries(statuses.map((status) => [status, {
-    description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}) or the upstream's own error, passed through`
+    description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}), or the upstream's own error passed through`,
+    content: problemOrUpstreamContent
   }]))
 }
+
+/**
+ * Any other refusal of the upstream: the BFF passes a 4xx on with its status and JSON body
+ * (`upstream_rejected` when that body was not JSON).
+ */
+export const upstreamRefusals = {
+  '4xx': {
+    description: 'Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON)',
+    content: problemOrUpstreamContent
+  }
+} as const
+
+/** The upstream's JSON answer, passed through with its status, described by a shared schema. */
+export function upstreamJson (schema: SchemaId, description: string): Record<string, unknown> {
+  return { description, content: { 'application/json': { schema: ref(schema) } } }
+}
+
+/**
+ * A serializer compiler for a route that sends the upstream's answer as an object: JSON as
+ * JSON.stringify makes it, whatever the schema says (fast-json-stringify would drop the fields
+ * a schema does not name, coerce their types, and fail on a missing required one).
+ */
+export function serializedAsIs (): (data: unknown) => string {
+  return (data) => JSON.stringify(data) ?? ''
+}
+
+/** The passthrough's `*`: the upstream path and query, as typed (see passthroughPathAsTyped in plugins/docs.ts for /docs). */
+export function passthroughParams (example: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    properties: {
+      '*': { type: 'string', description: `The upstream path and query that follow the prefix, e.g. ${example}; in /docs, type them as they are (slashes included)` }
+    }
+  }
+}
+
+const anyContent = { '*/*': { schema: {} } }
+
+/** The passthrough's answers: whatever the upstream answered, but a 5xx (502) and the BFF's own refusals. */
+export const passthroughResponses = {
+  '2xx': {
+    description: 'The upstream\'s answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses)',
+    content: anyContent
+  },
+  '3xx': { description: 'The upstream\'s redirect, passed through', content: anyContent },
+  ...Object.fromEntries([400, 401, 403, 404, 413].map((status) => [status, {
+    description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}), or the upstream's own answer passed through`,
+    content: { ...problemContent, ...anyContent }
+  }])),
+  '4xx': { description: 'The upstream\'s own refusal, passed through', content: { ...problemContent, ...anyContent } }
+} as const
+
+/** An answer without a body. */
+export function noContent (description: string): Record<string, unknown> {
+  return { type: 'null', description }
+}
+
+/**
+ * The guide's events are named (`event: <name>`); v2's are not (SSE's default name, `message`),
+ * their `step` tells them apart. Each name's `data` schema, for readers and checkers of the stream.
+ */
+const STREAM_EVENTS = {
+  start: documentRef('GuideStreamStart'),
+  token: documentRef('GuideStreamToken'),
+  end: documentRef('GuideStreamEnd'),
+  error: documentRef('GuideStreamError'),
+  message: documentRef('V2StreamEvent')
+}
+
+/**
+ * An agent's answer: JSON, or a server-sent-event stream. OpenAPI 3.1 has no vocabulary for
+ * event streams: the `text/event-stream` schema is that of ONE event's `data`, and the media
+ * type's `x-sse-events` maps each event name to its own.
+ */
+export const agentAnswerOrStream = {
+  description: [
+    'The upstream\'s answer, passed through with its status: JSON (`AgentAnswer`), or, when the request asks `Accept: text/event-stream`, a server-sent-event stream forwarded as it arrives.',
+    'OpenAPI has no vocabulary for event streams: the `text/event-stream` schema is that of one event\'s `data` (JSON), and `x-sse-events` names each event and its own schema.',
+    'Guide profile: named events `start`, `token` (`{delta}`), `end` (`{output}`), `error`.',
+    'v2 profile: unnamed events (`data:` lines only), switched on `step`: `tools_stream` and `assistant_stream` (`{step, delta}`), `reflection_end` and `reflection_skip` (`{step, message}`), `end` (`{step, success, output}`), `error` (`{step, message}`); any other step is a status `{step, message}`; the stream ends when its connection closes.',
+    'When the upstream fails mid-stream, the BFF ends the stream with an error of its own in the stream\'s format: guide `event: error` + `data: {"code":"upstream_stream_failed","message":...}`; v2 `data: {"step":"error","message":...,"code":"upstream_stream_failed"}`.'
+  ].join('\n\n'),
+  content: {
+    'application/json': { schema: ref('AgentAnswer') },
+    'text/event-stream': {
+      schema: ref('AgentStreamEvent'),
+      'x-sse-events': STREAM_EVENTS
+    }
+  }
+} as const

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ActiveSession } from '../../plugins/session.js'
 import { sendUpstreamJson, sendUpstreamStream } from '../../proxy/send.js'
-import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
+import { agentAnswerOrStream, problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
 import { callEjento } from './ejento-call.js'
 import { startThread } from './new-thread.js'
-import { agentParams, chatThreadBody, responseBody } from './schemas.js'
+import { agentParams, chatThreadBody, chatThreadRequestBody, responseBody } from './schemas.js'
 
 interface AgentRoute {
   Params: { agentId: string }
@@ -16,7 +16,7 @@ interface AskRoute {
   Body: Record<string, unknown> & { chat_thread_id?: number | string | null }
 }
 
-const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...problemResponses(502, 503, 504) }
+const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...upstreamRefusals, ...problemResponses(502, 503, 504) }
 
 /** Chat threads and agent responses on the Ejento API server, with the session's Ejento token. */
 export default async function agentRoutes (app: FastifyInstance): Promise<void> {
@@ -29,7 +29,8 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
       summary: 'Create a chat thread with an agent',
       params: agentParams,
       body: chatThreadBody,
-      response: { 201: upstreamAnswer, ...errors }
+      'x-request-body': chatThreadRequestBody,
+      response: { 201: upstreamJson('ChatThreadAnswer', 'The new conversation, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const { agentId } = request.params
@@ -48,7 +49,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
       summary: 'Ask an agent: JSON, or a server-sent-event stream with Accept: text/event-stream; chat_thread_id null (or absent) starts a new conversation',
       params: agentParams,
       body: responseBody,
-      response: { 200: upstreamAnswer, ...errors }
+      response: { 200: agentAnswerOrStream, ...errors }
     }
   }, async (request, reply) => {
     const agentId = encodeURIComponent(request.params.agentId)

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { sendUpstreamJson } from '../../proxy/send.js'
-import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
 import { callEjento, supported } from './ejento-call.js'
 import { feedbackBody, responseParams } from './schemas.js'
 
-const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...problemResponses(501, 502, 503, 504) }
+const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...upstreamRefusals, ...problemResponses(501, 502, 503, 504) }
 
 /** A vote on one agent response, on the Ejento API server with the session's Ejento token. */
 export default async function feedbackRoutes (app: FastifyInstance): Promise<void> {
@@ -17,7 +17,7 @@ export default async function feedbackRoutes (app: FastifyInstance): Promise<voi
       summary: 'Vote on an agent response (the upstream decides which votes exist: v2 has upvote and downvote)',
       params: responseParams,
       body: feedbackBody,
-      response: { 200: upstreamAnswer, 201: upstreamAnswer, ...errors }
+      response: { 200: upstreamJson('FeedbackAnswer', 'The vote, as the upstream answered'), 201: upstreamJson('FeedbackAnswer', 'The vote recorded, as the upstream answered (v2)'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.feedback, 'feedback on an answer')

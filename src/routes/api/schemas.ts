@@ -56,6 +56,13 @@ export const chatThreadBody = {
   description: 'Optional; passed to Ejento as is ({} when absent).'
 } as const
 
+/** The document's request body of a new thread: optional (the route's `body` schema would be marked required). */
+export const chatThreadRequestBody = {
+  required: false,
+  description: 'Optional; passed to Ejento as is (`{}` when absent). On v2 the BFF names the agent and the creator (`{agent, created_by}`), fields given here win.',
+  content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } }
+} as const
+
 export const responseBody = {
   type: 'object',
   properties: {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
 import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
-import { loginBody, sessionSchema } from './schemas.js'
+import { loginBody, loginRequestBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
 import { problemResponses } from '../responses.js'
 import { assertCookieTransport } from './transport.js'
@@ -23,6 +23,7 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
       tags: ['session'],
       summary: 'Log in (JSON {email, password} or form username/password)',
       body: loginBody,
+      'x-request-body': loginRequestBody,
       response: { 200: sessionSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 502, 503, 504) }
     },
     preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))

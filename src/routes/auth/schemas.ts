@@ -1,5 +1,5 @@
 /** JSON schemas of the session routes; they validate input and document the routes. */
-import { problem } from '../responses.js'
+import { problemAnswer } from '../responses.js'
 
 export const userSchema = {
   type: 'object',
@@ -54,6 +54,41 @@ export const loginBody = {
   },
   required: ['password'],
   additionalProperties: false
+} as const
+
+/**
+ * The log-in as the document shows it: JSON with `email`, or the form curl -d sends with
+ * `username` (the route's `body` schema, which validates both, would show JSON only).
+ */
+export const loginRequestBody = {
+  required: true,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        properties: {
+          email: { type: 'string', minLength: 1, maxLength: 320 },
+          password: { type: 'string', minLength: 1, maxLength: 1024 },
+          username: { type: 'string', minLength: 1, maxLength: 320, description: 'Taken for `email` when that is absent' }
+        },
+        required: ['password'],
+        additionalProperties: false
+      },
+      example: { email: 'demo@example.com', password: 'demo-password' }
+    },
+    'application/x-www-form-urlencoded': {
+      schema: {
+        type: 'object',
+        properties: {
+          username: { type: 'string', minLength: 1, maxLength: 320, description: 'The e-mail address' },
+          password: { type: 'string', minLength: 1, maxLength: 1024 },
+          email: { type: 'string', minLength: 1, maxLength: 320, description: 'Taken instead of `username` when both are given' }
+        },
+        required: ['password'],
+        additionalProperties: false
+      }
+    }
+  }
 } as const
 
 export const passwordlessStartBody = {
@@ -179,5 +214,5 @@ export interface PasswordlessVerifyBody {
 
 /** A problem answer described with the codes this route gives for its status. */
 export function problemWith (status: number, codes: string): Record<number, unknown> {
-  return { [status]: { ...problem, description: `Problem: ${codes}` } }
+  return { [status]: problemAnswer(`Problem: ${codes}`) }
 }

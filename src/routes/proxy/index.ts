@@ -7,7 +7,7 @@ import { captureBody } from '../../proxy/request-body.js'
 import type { BodyLimits } from '../../proxy/request-body.js'
 import { sendPassthrough } from '../../proxy/send.js'
 import type { UpstreamName } from '../../upstream/client.js'
-import { problemResponses, problemOrUpstreamResponses, upstreamAnswer } from '../responses.js'
+import { passthroughParams, passthroughResponses, problemResponses } from '../responses.js'
 
 const METHODS: Dispatcher.HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
@@ -31,7 +31,8 @@ export default async function proxyRoutes (app: FastifyInstance, options: BodyLi
       schema: {
         tags: ['passthrough'],
         security: [{ session: [] }],
-        response: { 200: upstreamAnswer, ...problemOrUpstreamResponses(400, 401, 403, 404, 413), ...problemResponses(502, 503, 504) },
+        params: passthroughParams(upstream === 'ejento' ? 'api/agents (guide) or api/v2/agents (v2)' : 'api/users/me'),
+        response: { ...passthroughResponses, ...problemResponses(502, 503, 504) },
         summary: `Any call on the ${upstream === 'ejento' ? 'Ejento API' : 'authentication'} server, same path and query (log-in, token and sign-up paths refused)`
       },
       handler: async (request, reply) => await passthrough(app, request, reply, prefix, upstream, options)
