@@ -104,8 +104,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(crossSite, { allowedOrigins: config.security.allowedOrigins })
   await app.register(docs, { cookieName: config.session.cookieName })
   await app.register(metrics, { token: config.metricsToken })
-  // With REDIS_URL, sessions, refresh locks and rate-limit counters are shared by all instances.
-  const redis = config.redis === undefined ? undefined : createRedisClient(config.redis.url, app.log)
+  // With Redis (one server, a Sentinel set or a Cluster), sessions, refresh locks and rate-limit counters are shared by all instances.
+  const redis = config.redis === undefined ? undefined : createRedisClient(config.redis, app.log)
   if (redis !== undefined) app.addHook('onClose', async () => { await closeRedis(redis) })
   const lock: RefreshLock | undefined = redis === undefined || config.redis === undefined
     ? undefined

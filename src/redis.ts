@@ -1,30 +1,120 @@
 import { Redis } from 'ioredis'
+import type { RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
+import type { RedisAddress, RedisConfig } from './config/redis.js'
 
 /**
- * The one Redis client of the process (sessions, rate-limit counters, refresh locks).
- * Commands fail fast while Redis is away (no offline queue), so requests answer 503
- * `store_unavailable` at once instead of hanging; the client keeps reconnecting by itself.
- * Each outage is logged once when it starts and once when it ends.
+ * The one Redis client of the process (sessions, rate-limit counters, refresh locks), built
+ * from the configuration's one mode: a single Redis (`REDIS_URL`, `rediss://` for TLS), a
+ * primary found through Sentinel, or a Cluster. Whatever the mode, commands fail fast while
+ * Redis is away (no offline queue), so requests answer 503 `store_unavailable` at once
+ * instead of hanging; the client keeps reconnecting by itself. Each outage is logged once
+ * when it starts and once when it ends.
  */
-export function createRedisClient (url: string, log: FastifyBaseLogger): Redis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
-    connectTimeout: 5000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
-  })
+export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger): Redis {
+  const where = describeRedis(config)
+  const redis = connect(config)
   let healthy: boolean | undefined
   redis.on('ready', () => {
-    if (healthy !== true) log.info({ redis: redactedUrl(url) }, 'Redis connection ready')
+    if (healthy !== true) log.info({ redis: where, server: serverOf(redis) }, 'Redis connection ready')
     healthy = true
   })
   redis.on('error', (error: Error & { code?: string }) => {
-    if (healthy !== false) log.error({ redis: redactedUrl(url), code: error.code, message: error.message }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
+    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: hintFor(error) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
   })
   return redis
+}
+
+function connect (config: RedisConfig): Redis {
+  switch (config.mode) {
+    case 'standalone':
+      // The URL's own credentials and database win (ioredis reads them); REDIS_USERNAME and
+      // REDIS_PASSWORD fill in when it has none (the loader refuses both).
+      return new Redis(config.url, { ...commonOptions(config), ...credentials(config), ...(config.access.tls === undefined ? {} : { tls: tlsOptions(config) }) })
+    case 'sentinel':
+      return new Redis({
+        ...commonOptions(config),
+        ...credentials(config),
+        sentinels: config.sentinels,
+        name: config.masterName,
+        ...(config.sentinelUsername === undefined ? {} : { sentinelUsername: config.sentinelUsername }),
+        ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
+        // TLS to the sentinels and to the primary they name, with the same CA.
+        ...(config.access.tls === undefined ? {} : { tls: tlsOptions(config), sentinelTLS: tlsOptions(config), enableTLSForSentinelMode: true }),
+        // Told of a promotion (+switch-master), the client moves to the new primary at once
+        // rather than when its connection to the old one fails.
+        failoverDetector: true
+      })
+    case 'cluster':
+      throw new Error('Redis Cluster (REDIS_CLUSTER_NODES) is not wired to a client yet')
+  }
+}
+
+/**
+ * What every mode's connections share. `enableOfflineQueue: false`: a command while
+ * disconnected fails at once (a 503), never waits for a reconnection. READONLY means the
+ * server this connection reached is a replica now (a primary demoted by a fail-over, behind an
+ * address that still names it): reconnect, which asks the sentinels (or DNS) again, rather
+ * than fail every write for ever; the command that met it answers 503.
+ */
+function commonOptions (config: RedisConfig): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // A token save's WAIT may block for REDIS_WAIT_TIMEOUT: the client must not give up first.
+    commandTimeout: Math.max(2000, config.waitReplicas > 0 ? config.waitTimeoutMs + 1000 : 0),
+    connectTimeout: 5000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    reconnectOnError: (error) => error.message.startsWith('READONLY') ? 1 : false
+  }
+}
+
+function credentials (config: RedisConfig): RedisOptions {
+  return {
+    ...(config.access.username === undefined ? {} : { username: config.access.username }),
+    ...(config.access.password === undefined ? {} : { password: config.access.password })
+  }
+}
+
+/** Node.js checks the server's certificate and name; REDIS_TLS_CA replaces the system's CAs. */
+function tlsOptions (config: RedisConfig): { ca?: string } {
+  const ca = config.access.tls?.ca
+  return ca === undefined ? {} : { ca }
+}
+
+/** What a log line names: the mode and the addresses, never a credential. */
+export function describeRedis (config: RedisConfig): string {
+  const tls = config.access.tls === undefined ? '' : ' (TLS)'
+  switch (config.mode) {
+    case 'standalone':
+      return redactedUrl(config.url)
+    case 'sentinel':
+      return `sentinel master "${config.masterName}" via ${addresses(config.sentinels)}${tls}`
+    case 'cluster':
+      return `cluster via ${addresses(config.nodes)}${tls}`
+  }
+}
+
+function addresses (list: RedisAddress[]): string {
+  return list.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',')
+}
+
+/** The server this connection reached (in Sentinel mode, the primary the sentinels named). */
+function serverOf (redis: Redis): string | undefined {
+  const { remoteAddress, remotePort } = redis.stream ?? {}
+  return remoteAddress === undefined ? undefined : `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${String(remotePort)}`
+}
+
+/** A word on the likely cause, for the failures an operator fixes in the configuration. */
+function hintFor (error: Error & { code?: string }): string | undefined {
+  const code = error.code ?? ''
+  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+    return 'the Redis server\'s TLS certificate was refused: REDIS_TLS_CA must name the CA that signed it, and the certificate must name the host connected to'
+  }
+  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(error.message)) return 'Redis refused the credentials (REDIS_URL or REDIS_USERNAME/REDIS_PASSWORD)'
+  if (error.message.includes('wrong version number')) return 'if the server speaks TLS, use rediss:// (or REDIS_TLS=true); if not, plain redis://'
+  return undefined
 }
 
 /**

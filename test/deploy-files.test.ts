@@ -31,7 +31,7 @@ describe('docker-compose.yml', () => {
     expect(bff.deploy.replicas).toBe(2)
     // STATIC_DIR names the image's folder; here the same files are in ./web.
     const config = loadConfig({ ...image.env, ...environment('bff'), STATIC_DIR: 'web' })
-    expect(config.redis?.url).toBe('redis://redis:6379')
+    expect(config.redis).toMatchObject({ mode: 'standalone', url: 'redis://redis:6379' })
     expect(config.host).toBe('0.0.0.0')
     expect(config.session.secrets[0]?.length).toBeGreaterThanOrEqual(32)
     expect(bff.depends_on.redis.condition).toBe('service_healthy')

@@ -3,6 +3,8 @@ import { resolve } from 'node:path'
 import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseOrigin, parsePublicUrl, parseTrustProxy } from './parse.js'
 import type { PathProfileName } from '../upstream/paths.js'
 import { PATH_PROFILES } from '../upstream/paths.js'
+import { readRedis } from './redis.js'
+import type { RedisConfig } from './redis.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -53,12 +55,8 @@ export interface Config {
     /** The longest a refresh call upstream may run before it is given up; it bounds how long a refresh holds its lock. */
     refreshCallLimitMs: number
   }
-  /** Shared state for several instances; undefined: the in-process store. */
-  redis: {
-    url: string
-    keyPrefix: string
-    refreshLockTtlMs: number
-  } | undefined
+  /** Shared state for several instances (one Redis, a Sentinel set or a Cluster); undefined: the in-process store. */
+  redis: RedisConfig | undefined
   security: {
     allowedOrigins: string[]
     bodyLimit: number
@@ -158,7 +156,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       refreshTimeoutMs,
       refreshCallLimitMs
     },
-    redis: readRedis(read),
+    redis: readRedis(read, (variable, message) => { throw new ConfigError(variable, message) }, timer),
     security: {
       allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map(parseOrigin), []),
       bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
@@ -173,34 +171,6 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       }
     }
   }
-}
-
-function readRedis (read: <T>(name: string, parse: (value: string) => T, fallback: T) => T): Config['redis'] {
-  const url = read<string | undefined>('REDIS_URL', parseRedisUrl, undefined)
-  if (url === undefined) return undefined
-  return {
-    url,
-    keyPrefix: read('REDIS_KEY_PREFIX', parseKeyPrefix, 'ejento-bff:'),
-    refreshLockTtlMs: read('REFRESH_LOCK_TTL', timer(positive(parseDuration)), 5000)
-  }
-}
-
-function parseRedisUrl (value: string): string {
-  const trimmed = value.trim()
-  let url: URL
-  try {
-    url = new URL(trimmed)
-  } catch {
-    throw new Error('must be a redis:// or rediss:// URL')
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must use redis:// or rediss:// (got "${url.protocol}")`)
-  return trimmed
-}
-
-function parseKeyPrefix (value: string): string {
-  const prefix = value.trim()
-  if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(prefix)) throw new Error(`must be 1 to 64 letters, digits or _.:{}- (got "${value}")`)
-  return prefix
 }
 
 function parseDirectory (value: string): string {
