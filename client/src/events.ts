@@ -1,5 +1,6 @@
 import { createParser } from 'eventsource-parser'
 import type { EventSourceMessage } from 'eventsource-parser'
+import type { components } from './openapi.js'
 import type { AskAnswer } from './types.js'
 
 /*
@@ -9,57 +10,41 @@ import type { AskAnswer } from './types.js'
  * failure mid-stream comes in the stream's format, with `code: 'upstream_stream_failed'`.
  */
 
-/** Extra fields Ejento may add pass through untouched. */
-interface Open { [field: string]: unknown }
+type Schemas = components['schemas']
 
-/** What the BFF and Ejento both say of a failure; the BFF's own carries `code`. */
-export interface StreamErrorData extends Open {
-  message?: string
-  /** `upstream_stream_failed` when the BFF ended the stream because Ejento's broke off. */
-  code?: string
-}
+/** The data of the guide's `error` event, or of v2's `error` step: the BFF's own carries `code: 'upstream_stream_failed'`. */
+export type StreamErrorData = Schemas['GuideStreamError'] | Schemas['V2StreamError']
 
-/** The access guide's answer, at the end of its stream. */
-export interface GuideOutput extends Open {
-  answer?: string
-  references?: unknown[]
-  chat_thread_id?: number | string
-}
-
-/** Hosted Ejento's (v2) answer, at the end of its stream. */
-export interface StepOutput extends Open {
-  answer?: string
-  references?: Array<{ number?: number, url?: string, order?: number } & Open>
-  followup_questions?: string[]
-  thread_id?: number | string
-  chat_thread_name?: string
-  agent_response_id?: number | string
-  guardrail_triggered?: boolean
-  blocked?: boolean
-}
-
+/** The access guide's named events (`event: start|token|end|error`); the data types are the document's. */
 export type GuideEvent =
-  | { format: 'guide', type: 'start', data: Open & { chat_thread_id?: number | string } }
-  | { format: 'guide', type: 'token', data: Open & { delta: string } }
-  | { format: 'guide', type: 'end', data: Open & { output: GuideOutput } }
-  | { format: 'guide', type: 'error', data: StreamErrorData }
+  | { format: 'guide', type: 'start', data: Schemas['GuideStreamStart'] }
+  /** The next piece of the answer's text. */
+  | { format: 'guide', type: 'token', data: Schemas['GuideStreamToken'] }
+  /** The whole answer; the stream ends. */
+  | { format: 'guide', type: 'end', data: Schemas['GuideStreamEnd'] }
+  | { format: 'guide', type: 'error', data: Schemas['GuideStreamError'] }
 
+/** Hosted Ejento's (v2) `data:` lines, told apart by `step`; the data types are the document's. */
 export type StepEvent =
-  /** A piece of the answer's text. */
-  | { format: 'v2', type: 'assistant_stream', data: Open & { step: 'assistant_stream', delta: string } }
-  /** A piece of the agent's thought process (its tools). */
-  | { format: 'v2', type: 'tools_stream', data: Open & { step: 'tools_stream', delta: string } }
-  | { format: 'v2', type: 'reflection_end', data: Open & { step: 'reflection_end', message?: string } }
-  | { format: 'v2', type: 'reflection_skip', data: Open & { step: 'reflection_skip', message?: string } }
-  | { format: 'v2', type: 'end', data: Open & { step: 'end', success?: boolean, output: StepOutput } }
-  | { format: 'v2', type: 'error', data: StreamErrorData & { step: 'error' } }
+  /** The next piece of the answer's text. */
+  | { format: 'v2', type: 'assistant_stream', data: Schemas['V2StreamDelta'] & { step: 'assistant_stream' } }
+  /** The next piece of the agent's thought process (its tools). */
+  | { format: 'v2', type: 'tools_stream', data: Schemas['V2StreamDelta'] & { step: 'tools_stream' } }
+  | { format: 'v2', type: 'reflection_end', data: Schemas['V2StreamReflection'] & { step: 'reflection_end' } }
+  | { format: 'v2', type: 'reflection_skip', data: Schemas['V2StreamReflection'] & { step: 'reflection_skip' } }
+  /** The whole answer; the stream ends. */
+  | { format: 'v2', type: 'end', data: Schemas['V2StreamEnd'] }
+  | { format: 'v2', type: 'error', data: Schemas['V2StreamError'] }
   /** Any other step: a status to show (`{step, message}`). */
-  | { format: 'v2', type: 'status', data: Open & { step: string, message?: string } }
+  | { format: 'v2', type: 'status', data: Schemas['V2StreamStatus'] }
 
 /** The whole answer at once: the BFF answered JSON although a stream was asked for. */
 export interface AnswerEvent { format: 'json', type: 'answer', data: AskAnswer }
 
-/** An event of neither format (an unknown name, data that is not JSON): passed on, not dropped. */
+/**
+ * An event of neither format, or whose data is not what the document says (an unknown name, data
+ * that is not JSON, an `end` without its answer): passed on as it came, not dropped.
+ */
 export interface UnknownEvent { format: 'unknown', type: 'unknown', event: string, data: unknown }
 
 export type AskEvent = GuideEvent | StepEvent | AnswerEvent | UnknownEvent
@@ -118,7 +103,7 @@ function eventOf (name: string, data: unknown): AskEvent {
       case 'reflection_skip':
         return hasText(data, 'message') ? { format: 'v2', type: step, data: { ...data, step } } : unknown
       case 'end':
-        return isObject(data.output) ? { format: 'v2', type: step, data: { ...data, step, output: data.output } } : unknown
+        return isAnswer(data.output, 'thread_id') ? { format: 'v2', type: step, data: { ...data, step, output: data.output } } : unknown
       case 'error':
         return hasText(data, 'message', 'code') ? { format: 'v2', type: step, data: { ...data, step } } : unknown
       default:
@@ -127,11 +112,11 @@ function eventOf (name: string, data: unknown): AskEvent {
   }
   switch (name) {
     case 'start':
-      return { format: 'guide', type: 'start', data }
+      return data.chat_thread_id === undefined || isId(data.chat_thread_id) ? { format: 'guide', type: 'start', data } : unknown
     case 'token':
       return typeof data.delta === 'string' ? { format: 'guide', type: 'token', data: { ...data, delta: data.delta } } : unknown
     case 'end':
-      return isObject(data.output) ? { format: 'guide', type: 'end', data: { ...data, output: data.output } } : unknown
+      return isAnswer(data.output, 'chat_thread_id') ? { format: 'guide', type: 'end', data: { ...data, output: data.output } } : unknown
     case 'error':
       return hasText(data, 'message', 'code') ? { format: 'guide', type: 'error', data } : unknown
     default:
@@ -157,6 +142,15 @@ function parseJson (text: string): { value: unknown } | undefined {
   } catch {
     return undefined
   }
+}
+
+/** An answer as the document requires it: its text, and the conversation it belongs to. */
+function isAnswer<Thread extends string> (output: unknown, thread: Thread): output is { answer: string } & Record<Thread, number | string> {
+  return isObject(output) && typeof output.answer === 'string' && isId(output[thread])
+}
+
+function isId (value: unknown): value is number | string {
+  return typeof value === 'number' || typeof value === 'string'
 }
 
 /** True when each of these fields is a string or absent, as the event's type says. */

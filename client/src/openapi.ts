@@ -36,20 +36,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -134,20 +121,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -188,22 +162,23 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The new user, as the upstream answered (never a password) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -212,29 +187,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: body_too_large */
@@ -243,20 +206,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: unsupported_media_type */
@@ -265,29 +215,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: rate_limited (see Retry-After) */
@@ -296,20 +234,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -318,20 +243,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -340,20 +252,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -362,20 +261,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -405,10 +301,24 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "email": "demo@example.com",
+                     *       "password": "demo-password"
+                     *     }
+                     */
                     "application/json": {
                         email?: string;
+                        password: string;
+                        /** @description Taken for `email` when that is absent */
+                        username?: string;
+                    };
+                    "application/x-www-form-urlencoded": {
+                        /** @description The e-mail address */
                         username?: string;
                         password: string;
+                        /** @description Taken instead of `username` when both are given */
+                        email?: string;
                     };
                 };
             };
@@ -438,20 +348,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_authenticated, session_expired, invalid_credentials */
@@ -460,20 +357,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -482,20 +366,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: body_too_large */
@@ -504,20 +375,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: unsupported_media_type */
@@ -526,20 +384,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: rate_limited (see Retry-After) */
@@ -548,20 +393,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -570,20 +402,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -592,20 +411,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -614,20 +420,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -673,20 +466,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -695,20 +475,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -761,20 +528,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -837,20 +591,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -859,20 +600,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -902,20 +630,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -924,20 +639,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -946,20 +648,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1004,20 +693,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_authenticated, session_expired, invalid_credentials */
@@ -1026,20 +702,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -1048,20 +711,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_found */
@@ -1070,20 +720,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -1092,20 +729,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1147,20 +771,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -1169,20 +780,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -1191,20 +789,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -1213,20 +798,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -1235,20 +807,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1308,20 +867,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1378,20 +924,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -1400,20 +933,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: body_too_large */
@@ -1422,20 +942,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: unsupported_media_type */
@@ -1444,20 +951,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: rate_limited (see Retry-After) */
@@ -1466,20 +960,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_supported (EJENTO_PATH_PROFILE=guide) */
@@ -1488,20 +969,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -1510,20 +978,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -1532,20 +987,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -1554,20 +996,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1630,20 +1059,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: invalid_code */
@@ -1652,20 +1068,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: csrf_rejected, account_inactive, path_forbidden */
@@ -1674,20 +1077,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: body_too_large */
@@ -1696,20 +1086,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: unsupported_media_type */
@@ -1718,20 +1095,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: rate_limited (see Retry-After) */
@@ -1740,20 +1104,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_supported (EJENTO_PATH_PROFILE=guide) */
@@ -1762,20 +1113,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -1784,20 +1122,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -1806,20 +1131,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -1828,20 +1140,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1890,20 +1189,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: rate_limited (see Retry-After) */
@@ -1912,20 +1198,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: not_supported (EJENTO_PATH_PROFILE=guide) */
@@ -1934,20 +1207,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -1956,20 +1216,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -2021,20 +1268,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -2066,58 +1300,63 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The conversations, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["ChatThreadList"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: not_supported (the path profile's upstream has no such call; nothing was sent upstream) */
@@ -2126,20 +1365,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2148,20 +1374,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2170,20 +1383,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -2192,20 +1392,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -2221,65 +1418,72 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description Optional; passed to Ejento as is ({} when absent). */
-            requestBody: {
+            /** @description Optional; passed to Ejento as is (`{}` when absent). On v2 the BFF names the agent and the creator (`{agent, created_by}`), fields given here win. */
+            requestBody?: {
                 content: {
-                    "application/json": Record<string, never> | null;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The new conversation, as the upstream answered */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2288,20 +1492,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2310,20 +1501,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -2332,20 +1510,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -2388,58 +1563,74 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /**
+                 * @description The upstream's answer, passed through with its status: JSON (`AgentAnswer`), or, when the request asks `Accept: text/event-stream`, a server-sent-event stream forwarded as it arrives.
+                 *
+                 *     OpenAPI has no vocabulary for event streams: the `text/event-stream` schema is that of one event's `data` (JSON), and `x-sse-events` names each event and its own schema.
+                 *
+                 *     Guide profile: named events `start`, `token` (`{delta}`), `end` (`{output}`), `error`.
+                 *
+                 *     v2 profile: unnamed events (`data:` lines only), switched on `step`: `tools_stream` and `assistant_stream` (`{step, delta}`), `reflection_end` and `reflection_skip` (`{step, message}`), `end` (`{step, success, output}`), `error` (`{step, message}`); any other step is a status `{step, message}`; the stream ends when its connection closes.
+                 *
+                 *     When the upstream fails mid-stream, the BFF ends the stream with an error of its own in the stream's format: guide `event: error` + `data: {"code":"upstream_stream_failed","message":...}`; v2 `data: {"step":"error","message":...,"code":"upstream_stream_failed"}`.
+                 */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["AgentAnswer"];
+                        "text/event-stream": components["schemas"]["AgentStreamEvent"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2448,20 +1639,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2470,20 +1648,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -2492,20 +1657,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -2535,58 +1697,63 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The questions and answers, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["ThreadHistory"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: not_supported (the path profile's upstream has no such call; nothing was sent upstream) */
@@ -2595,20 +1762,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2617,20 +1771,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2639,20 +1780,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -2661,20 +1789,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -2709,13 +1834,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description Deleted, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["Deleted"];
                     };
                 };
                 /** @description Deleted (when the upstream answers without a body) */
@@ -2723,53 +1848,56 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content: {
-                        "application/json": unknown;
-                    };
+                    content?: never;
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: not_supported (the path profile's upstream has no such call; nothing was sent upstream) */
@@ -2778,20 +1906,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2800,20 +1915,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2822,20 +1924,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -2844,20 +1933,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -2882,58 +1968,63 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The renamed conversation, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: not_supported (the path profile's upstream has no such call; nothing was sent upstream) */
@@ -2942,20 +2033,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -2964,20 +2042,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -2986,20 +2051,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3008,20 +2060,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -3055,67 +2104,72 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The vote, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["FeedbackAnswer"];
                     };
                 };
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The vote recorded, as the upstream answered (v2) */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["FeedbackAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: not_supported (the path profile's upstream has no such call; nothing was sent upstream) */
@@ -3124,20 +2178,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3146,20 +2187,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3168,20 +2196,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3190,20 +2205,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -3234,58 +2246,63 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The users, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["UserList"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3294,20 +2311,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3316,20 +2320,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3338,20 +2329,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -3394,58 +2382,63 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description Changed: the upstream's answer, with how many other sessions ended */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["PasswordChanged"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3454,20 +2447,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3476,20 +2456,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3498,20 +2465,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -3554,58 +2518,63 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The upstream's answer, passed through with its status */
+                /** @description The changed user, as the upstream answered */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": components["schemas"]["UserChanged"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code) or the upstream's own error, passed through */
+                /** @description A BFF problem (see code), or the upstream's own error passed through */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3614,20 +2583,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3636,20 +2592,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3658,20 +2601,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
             };
@@ -3691,64 +2631,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3757,20 +2694,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3779,20 +2703,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3801,20 +2712,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -3825,64 +2751,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -3891,20 +2814,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -3913,20 +2823,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -3935,20 +2832,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -3959,64 +2871,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4025,20 +2934,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4047,20 +2943,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4069,20 +2952,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4093,64 +2991,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4159,20 +3054,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4181,20 +3063,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4203,20 +3072,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4228,64 +3112,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4294,20 +3175,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4316,20 +3184,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4338,20 +3193,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4362,64 +3232,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/agents (guide) or api/v2/agents (v2); in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4428,20 +3295,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4450,20 +3304,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4472,20 +3313,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4505,64 +3361,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4571,20 +3424,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4593,20 +3433,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4615,20 +3442,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4639,64 +3481,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4705,20 +3544,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4727,20 +3553,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4749,20 +3562,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4773,64 +3601,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4839,20 +3664,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4861,20 +3673,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -4883,20 +3682,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -4907,64 +3721,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -4973,20 +3784,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -4995,20 +3793,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -5017,20 +3802,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -5042,64 +3842,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -5108,20 +3905,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -5130,20 +3914,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -5152,20 +3923,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -5176,64 +3962,61 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The upstream path and query that follow the prefix, e.g. api/users/me; in /docs, type them as they are (slashes included) */
                     "*": string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description The upstream's answer, passed through with its status */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": unknown;
-                    };
-                };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url) or the upstream's own error, passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own answer passed through */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden) or the upstream's own error, passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own answer passed through */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (not_found) or the upstream's own error, passed through */
+                /** @description A BFF problem (not_found), or the upstream's own answer passed through */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
-                /** @description A BFF problem (body_too_large) or the upstream's own error, passed through */
+                /** @description A BFF problem (body_too_large), or the upstream's own answer passed through */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
                 /** @description Problem: upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused */
@@ -5242,20 +4025,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
@@ -5264,20 +4034,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem: upstream_timeout */
@@ -5286,20 +4043,35 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            /** @description Stable, machine-readable */
-                            code: string;
-                            detail?: string;
-                            errors?: {
-                                path?: string;
-                                message?: string;
-                            }[];
-                        } & {
-                            [key: string]: unknown;
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's redirect, passed through */
+                "3XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
+                /** @description The upstream's own refusal, passed through */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                        "*/*": unknown;
                     };
                 };
             };
@@ -5309,7 +4081,290 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description An error the BFF answers itself (RFC 9457 problem details), always application/problem+json */
+        Problem: {
+            type: string;
+            title: string;
+            status: number;
+            /** @description Stable, machine-readable */
+            code: string;
+            detail?: string;
+            /** @description validation_failed: what is wrong, where */
+            errors?: ({
+                path?: string;
+                message?: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A refusal of an Ejento server, passed through with its status: FastAPI's `{detail}` from the authentication server (a sentence, or a list of validation errors), `{success: false, message}` from the API server */
+        UpstreamError: {
+            /** @description Authentication server: a sentence, or (422) the validation errors */
+            detail?: string | ({
+                loc?: unknown[];
+                msg?: string;
+                type?: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            /** @description API server: false */
+            success?: boolean;
+            message?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A user of the authentication server (FastAPI); never a password */
+        User: {
+            /** @description A uuid string or an integer */
+            id: number | string;
+            email: string;
+            full_name?: string | null;
+            is_active?: boolean;
+            is_superuser?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A page of users */
+        UserList: {
+            data: components["schemas"]["User"][];
+            /** @description How many users there are in all */
+            count?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The changed user; `ended_sessions` when the change (password, e-mail, deactivation) ended their sessions */
+        UserChanged: components["schemas"]["User"] & ({
+            /** @description How many of the user's sessions the BFF ended after the change */
+            ended_sessions?: number;
+        } & {
+            [key: string]: unknown;
+        });
+        /** @description The authentication server's answer, and how many other sessions the BFF ended (this one was renewed) */
+        PasswordChanged: {
+            message?: string;
+            /** @description How many of the user's sessions the BFF ended after the change */
+            ended_sessions?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A conversation with an agent. The guide names its agent `agent_id`; v2 `agent`, and adds `created_by` and `updated_at` */
+        ChatThread: {
+            id: number | string;
+            title?: string | null;
+            /** @description guide */
+            agent_id?: number | string;
+            /** @description v2 */
+            agent?: number | string;
+            /** @description v2: the creator's e-mail */
+            created_by?: string | null;
+            /** @description ISO 8601 */
+            created_at?: string;
+            /** @description ISO 8601 */
+            updated_at?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A conversation just created (201) or renamed (200) */
+        ChatThreadAnswer: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+            data: components["schemas"]["ChatThread"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The user's conversations with an agent, newest first (v2) */
+        ChatThreadList: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+            data: {
+                chat_threads: components["schemas"]["ChatThread"][];
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Deleted (v2) */
+        Deleted: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A source of an answer. The guide gives a `title` and `url`; v2 a `number`, `url` and `order` */
+        Reference: {
+            title?: string | null;
+            url?: string | null;
+            number?: number;
+            order?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description An agent's answer on the guide's upstream */
+        GuideAnswerData: {
+            answer: string;
+            references?: components["schemas"]["Reference"][];
+            /** @description The conversation (the one the BFF started, when none was given) */
+            chat_thread_id: number | string;
+            agent_id?: number | string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description An agent's answer on hosted Ejento (v2) */
+        V2AnswerData: {
+            answer: string;
+            references?: components["schemas"]["Reference"][];
+            /** @description Questions the user may ask next */
+            followup_questions?: string[];
+            /** @description The conversation (the one the question started, when none was given) */
+            thread_id: number | string;
+            chat_thread_name?: string | null;
+            /** @description Names the answer in POST /api/responses/{responseId}/feedback */
+            agent_response_id?: number | string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description An agent's answer as JSON: the guide's data names the conversation `chat_thread_id`, v2's `thread_id` */
+        AgentAnswer: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+            data: components["schemas"]["GuideAnswerData"] | components["schemas"]["V2AnswerData"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description One question of a conversation and its answer (v2) */
+        AgentResponse: {
+            /** @description The agent response id, for feedback */
+            id: number | string;
+            question?: string;
+            response?: {
+                answer?: string;
+                references?: components["schemas"]["Reference"][];
+                /** @description Questions the user may ask next */
+                followup_questions?: string[];
+            } & {
+                [key: string]: unknown;
+            };
+            feedback?: ({
+                vote_type?: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A conversation's questions and answers, oldest first (v2) */
+        ThreadHistory: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+            data: {
+                agent_responses: components["schemas"]["AgentResponse"][];
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The vote recorded (v2: one per answer; a new one replaces it) */
+        FeedbackAnswer: {
+            /** @description true for an answer, false for a refusal */
+            success: boolean;
+            message?: string;
+            data: {
+                id?: number | string;
+                vote_type?: string;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description guide, `event: start`: the answer begins */
+        GuideStreamStart: {
+            chat_thread_id?: number | string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description guide, `event: token`: the next piece of the answer's text */
+        GuideStreamToken: {
+            delta: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description guide, `event: end`: the whole answer; the stream ends */
+        GuideStreamEnd: {
+            output: components["schemas"]["GuideAnswerData"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description guide, `event: error`: the upstream's error, or the BFF's own when the upstream failed mid-stream: `{"code": "upstream_stream_failed", "message": ...}` */
+        GuideStreamError: {
+            /** @description upstream_stream_failed: the BFF's own event */
+            code?: string;
+            message?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2: the next piece of the answer's text (`assistant_stream`) or of the thought process (`tools_stream`) */
+        V2StreamDelta: {
+            /** @enum {unknown} */
+            step: "assistant_stream" | "tools_stream";
+            delta: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2: the agent finished (`reflection_end`) or skipped (`reflection_skip`) reflecting */
+        V2StreamReflection: {
+            /** @enum {unknown} */
+            step: "reflection_end" | "reflection_skip";
+            message?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2, `end`: the whole answer; the stream ends (its connection closes) */
+        V2StreamEnd: {
+            /** @enum {unknown} */
+            step: "end";
+            success?: boolean;
+            output: components["schemas"]["V2AnswerData"] & ({
+                guardrail_triggered?: boolean;
+                blocked?: boolean;
+            } & {
+                [key: string]: unknown;
+            });
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2, `error`: the upstream's error, or the BFF's own when the upstream failed mid-stream: `{"step": "error", "message": ..., "code": "upstream_stream_failed"}` */
+        V2StreamError: {
+            /** @enum {unknown} */
+            step: "error";
+            message?: string;
+            /** @description upstream_stream_failed: the BFF's own event */
+            code?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2: any other step, a status to show (e.g. searching) */
+        V2StreamStatus: {
+            step: string;
+            message?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description v2: one `data:` line (an event without a name, SSE's `message`), switched on `step` */
+        V2StreamEvent: components["schemas"]["V2StreamDelta"] | components["schemas"]["V2StreamReflection"] | components["schemas"]["V2StreamEnd"] | components["schemas"]["V2StreamError"] | components["schemas"]["V2StreamStatus"];
+        /** @description The JSON `data` of one server-sent event of an answer stream: the guide's named events (start, token, end, error) or a v2 step */
+        AgentStreamEvent: components["schemas"]["GuideStreamStart"] | components["schemas"]["GuideStreamToken"] | components["schemas"]["GuideStreamEnd"] | components["schemas"]["GuideStreamError"] | components["schemas"]["V2StreamEvent"];
+    };
     responses: never;
     parameters: never;
     requestBodies: never;

@@ -1,4 +1,4 @@
-import type { paths } from '../src/openapi.js'
+import type { components, paths } from '../src/openapi.js'
 import type { AskEvent, BffClient, BffError } from '../src/index.js'
 
 /** True only when A and B are the same type (not merely assignable either way). */
@@ -34,6 +34,15 @@ export type Answers = [
   Expect<Equal<Parameters<BffClient['ask']>[1], JsonBody<'/api/agents/{agentId}/responses', 'post'>>>,
   Expect<Equal<Parameters<BffClient['sendFeedback']>[1], JsonBody<'/api/responses/{responseId}/feedback', 'post'>['vote_type']>>,
   Expect<Equal<Parameters<BffClient['users']>[0], NonNullable<paths['/api/users']['get']['parameters']['query']> | undefined>>
+]
+
+// Every event of either format carries data of the document's event-stream schema; a JSON answer, the JSON schema.
+type StreamData = paths['/api/agents/{agentId}/responses']['post']['responses'][200]['content']['text/event-stream']
+export type Events = [
+  Expect<Equal<Extract<AskEvent, { format: 'guide' | 'v2' }>['data'] extends StreamData ? true : false, true>>,
+  Expect<Equal<Extract<AskEvent, { type: 'answer' }>['data'], Json<'/api/agents/{agentId}/responses', 'post', 200>>>,
+  Expect<Equal<Extract<AskEvent, { format: 'guide', type: 'end' }>['data'], components['schemas']['GuideStreamEnd']>>,
+  Expect<Equal<Extract<AskEvent, { format: 'v2', type: 'end' }>['data'], components['schemas']['V2StreamEnd']>>
 ]
 
 // ...and not just anything: a wrong shape is refused.
