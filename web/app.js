@@ -15,6 +15,8 @@ const view = {
   who: $('who'),
   error: $('error'),
   notice: $('notice'),
+  signupError: $('signup-error'),
+  demoHint: $('demo-hint'),
   loginForm: $('login-form'),
   sendCode: $('send-code'),
   codeForm: $('code-form'),
@@ -58,10 +60,11 @@ const state = {
   threadOpen: 0
 }
 
-function showError (error) {
+/** Shows an error in `place`: the page's own line (above the cards), or a card's (the sign-up's). */
+function showError (error, place = view.error) {
   view.notice.hidden = true
-  view.error.textContent = error instanceof Error ? error.message : String(error)
-  view.error.hidden = false
+  place.textContent = error instanceof Error ? error.message : String(error)
+  place.hidden = false
 }
 
 function showNotice (text) {
@@ -73,13 +76,14 @@ function showNotice (text) {
 function clearMessages () {
   view.error.hidden = true
   view.notice.hidden = true
+  view.signupError.hidden = true
 }
 
 /**
- * Runs a user action; a lost session shows the log-in form, anything else an error.
- * Answers whether the action succeeded.
+ * Runs a user action; a lost session shows the log-in form, anything else an error (in
+ * `errorPlace`, by default the page's error line). Answers whether the action succeeded.
  */
-async function act (action) {
+async function act (action, { errorPlace } = {}) {
   clearMessages()
   try {
     await action()
@@ -91,7 +95,7 @@ async function act (action) {
       showError(`${error.message} Please log in again.`)
       return false
     }
-    showError(error)
+    showError(error, errorPlace)
     return false
   }
 }
@@ -101,7 +105,18 @@ async function act (action) {
 // Only ids (the agent's, the thread's), never anything secret: the page holds no token at all.
 const REMEMBERED = 'ejento-bff.conversation'
 
+/**
+ * Where Ejento keeps no history the page can ask for (the guide's: 501), the conversation on
+ * screen is kept here for a reload: its ids and the text shown (questions and answers), never a
+ * token. Hosted Ejento (v2) gives the conversation back itself.
+ */
+const TRANSCRIPT = 'ejento-bff.transcript'
+/** Only the latest messages of a long conversation are kept (sessionStorage holds a few MiB). */
+const TRANSCRIPT_MAX_CHARS = 200_000
+
 function remember (agentId, threadId) {
+  // Another conversation: the text kept of the last one is of no use any more.
+  if (threadId === undefined) sessionStorage.removeItem(TRANSCRIPT)
   sessionStorage.setItem(REMEMBERED, JSON.stringify({ agentId: String(agentId), threadId: threadId === undefined ? undefined : String(threadId) }))
 }
 
@@ -116,6 +131,36 @@ function remembered () {
 
 function forget () {
   sessionStorage.removeItem(REMEMBERED)
+  sessionStorage.removeItem(TRANSCRIPT)
+}
+
+function keepTranscript (agentId, threadId) {
+  if (state.threadsSupported || threadId === undefined) return
+  const messages = [...view.messages.querySelectorAll('.message')].map((item) => ({
+    role: item.classList.contains('question') ? 'question' : 'answer',
+    text: item.querySelector('.text')?.textContent ?? ''
+  }))
+  let chars = messages.reduce((sum, message) => sum + message.text.length, 0)
+  while (chars > TRANSCRIPT_MAX_CHARS && messages.length > 0) chars -= messages.shift().text.length
+  try {
+    // The thread id as Ejento gave it (a number stays a number when it is sent back).
+    sessionStorage.setItem(TRANSCRIPT, JSON.stringify({ agentId: String(agentId), threadId, messages }))
+  } catch {
+    // Storage full or off: a reload starts afresh, as before.
+  }
+}
+
+/** The kept conversation `{threadId, messages}` of that agent and thread, or undefined. */
+function keptTranscript (agentId, threadId) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(TRANSCRIPT) ?? 'null')
+    if (kept?.agentId !== String(agentId) || String(kept?.threadId) !== String(threadId) || !Array.isArray(kept.messages)) return undefined
+    if (typeof kept.threadId !== 'number' && typeof kept.threadId !== 'string') return undefined
+    const messages = kept.messages.filter((message) => (message?.role === 'question' || message?.role === 'answer') && typeof message.text === 'string')
+    return { threadId: kept.threadId, messages }
+  } catch {
+    return undefined
+  }
 }
 
 // --- Log-in methods -----------------------------------------------------------------------
@@ -152,6 +197,8 @@ async function loadLoginMethods () {
     methods = undefined
   }
   state.profile = methods?.profile
+  // The demo's made-up account, only where it exists: never hinted at against a real Ejento.
+  view.demoHint.hidden = methods?.demo !== true
   view.sendCode.hidden = methods?.passwordless !== true
   const providers = Array.isArray(methods?.sso) ? methods.sso.filter((provider) => typeof provider === 'string' && SSO_PROVIDER.test(provider)) : []
   view.sso.replaceChildren(...providers.map(ssoButton))
@@ -278,7 +325,7 @@ $('signup-form').addEventListener('submit', (event) => {
     $('login-email').value = email
     $('login-password').focus()
     showNotice(`Account created for ${email}. Log in with your new password.`)
-  })
+  }, { errorPlace: view.signupError })
 })
 
 $('logout').addEventListener('click', () => {
@@ -456,9 +503,20 @@ async function loadAgents () {
   startConversation()
   await loadThreads()
   const agent = currentAgent()
-  if (saved?.threadId !== undefined && String(agent?.id) === saved.agentId && state.threads.some((thread) => String(thread.id) === saved.threadId)) {
-    await openThread(saved.threadId)
-  }
+  if (saved?.threadId === undefined || String(agent?.id) !== saved.agentId) return
+  // The thread's id as listed (a number, where Ejento's are): it is sent back when asking on.
+  const thread = state.threads.find((listed) => String(listed.id) === saved.threadId)
+  if (thread !== undefined) await openThread(thread.id)
+  else if (!state.threadsSupported) showTranscript(saved.agentId, saved.threadId)
+}
+
+/** The conversation's text as kept before the reload (guide), to ask on in its thread. */
+function showTranscript (agentId, threadId) {
+  const kept = keptTranscript(agentId, threadId)
+  if (kept === undefined) return
+  for (const message of kept.messages) addMessage(message.role, message.text).dataset.state = 'done'
+  state.threadId = kept.threadId
+  showThread()
 }
 
 const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/
@@ -689,6 +747,13 @@ $('ask-form').addEventListener('submit', (event) => {
   askQuestion(view.question.value.trim(), { fromInput: true })
 })
 
+// Enter sends, Shift+Enter starts a new line (and Enter that ends an IME composition only ends it).
+view.question.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return
+  event.preventDefault()
+  if (!view.send.disabled) $('ask-form').requestSubmit()
+})
+
 function askQuestion (question, { fromInput = false } = {}) {
   const agent = currentAgent()
   if (question === '' || agent === undefined || state.streaming !== undefined) return
@@ -740,6 +805,7 @@ async function streamAnswer (agent, question, item) {
     throw error
   } finally {
     item.removeAttribute('aria-busy')
+    if (!controller.signal.aborted) keepTranscript(agent.id, state.threadId)
     if (state.streaming === controller) state.streaming = undefined
     view.send.disabled = currentAgent() === undefined
     // A new conversation joins the list (v2 names it after the question).

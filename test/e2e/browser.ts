@@ -40,12 +40,14 @@ export interface Bff {
 
 /**
  * The simulator and the BFF serving web/, listening on a random local port; closed after the
- * test. `profile` (default: the guide's) sets both sides' path profile.
+ * test. `profile` (default: the guide's) sets both sides' path profile; `demo` runs the BFF in
+ * demo mode, as `npm run demo` does.
  */
-export async function startBff (options: { profile?: TestProfile, env?: Record<string, string>, sim?: SimulatorOptions } = {}): Promise<Bff> {
+export async function startBff (options: { profile?: TestProfile, env?: Record<string, string>, sim?: SimulatorOptions, demo?: boolean } = {}): Promise<Bff> {
   const sim = await startSimulator({ ...options.profile?.sim, ...options.sim })
   onCleanup(sim.close)
   const config = testConfig(sim, { STATIC_DIR: WEB_DIR, LOG_LEVEL: 'warn', ...options.profile?.env, ...options.env })
+  config.demo = options.demo ?? false
   const app = await buildApp({ config, logStream: { write: () => {} } })
   onCleanup(async () => { await app.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -67,9 +69,15 @@ export interface BrowsingPage {
   visited: string[]
 }
 
-/** A fresh browser context (no cookie, no storage) and page, with its answers and errors recorded. */
-export async function openPage (browser: Browser): Promise<BrowsingPage> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 720 }, deviceScaleFactor: 1 })
+/** A phone's screen, in CSS pixels (an iPhone 12 to 15). */
+export const PHONE = { width: 390, height: 844 }
+
+/**
+ * A fresh browser context (no cookie, no storage) and page, with its answers and errors
+ * recorded; a desktop window unless `viewport` says otherwise (PHONE).
+ */
+export async function openPage (browser: Browser, options: { viewport?: { width: number, height: number } } = {}): Promise<BrowsingPage> {
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 900, height: 720 }, deviceScaleFactor: 1 })
   onCleanup(async () => { await context.close() })
   const page = await context.newPage()
   page.setDefaultTimeout(10_000)
