@@ -7,7 +7,7 @@ import type { TokenVault } from '../session/vault.js'
 import type { TokenSet } from '../tokens/token-set.js'
 import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { isAbort, upstreamFailure } from '../upstream/errors.js'
-import { gatewayKeyRefused, isGatewayKeyRefusal } from '../upstream/gateway-refusal.js'
+import { gatewayRefusal } from '../upstream/gateway-refusal.js'
 import { discard, readUpTo } from '../upstream/read-body.js'
 import type { ForwardBody } from './request-body.js'
 import { browserLocation } from './headers.js'
@@ -71,7 +71,8 @@ export class Forwarder {
     const refusal = await readSmall(response).catch((error: unknown) => { throw upstreamFailure(client.label, error) })
     const refused = { ...response, body: Readable.from([refusal]) }
     const reason = parseJson(refusal)
-    if (isGatewayKeyRefusal(response.statusCode, reason)) throw gatewayKeyRefused(client.label)
+    const gatewaySaid = gatewayRefusal(client.label, response.statusCode, reason, response.headers)
+    if (gatewaySaid !== undefined) throw gatewaySaid
     if (!isTokenFailure(response.statusCode, reason)) return forBrowser(refused, client, this.#upstreams, tokens)
     if (call.body.kind === 'streamed') {
       // The upload was streamed and is gone: it cannot be sent again. Refresh anyway, so that

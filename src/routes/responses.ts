@@ -16,7 +16,7 @@ const PROBLEM_CODES: Record<number, string> = {
   429: 'rate_limited (see Retry-After)',
   501: 'not_supported (the path profile\'s upstream has no such call; nothing was sent upstream)',
   502: 'upstream_unavailable, upstream_error, upstream_invalid_response, upstream_key_refused',
-  503: 'store_unavailable, shutting_down, refresh_busy, refresh_pending',
+  503: 'store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded',
   504: 'upstream_timeout'
 }
 

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
 import { decodedAnswer } from './content-encoding.js'
 import { isAbort, upstreamFailure } from './errors.js'
-import { gatewayKeyRefused, isGatewayKeyRefusal } from './gateway-refusal.js'
+import { gatewayRefusal } from './gateway-refusal.js'
 import { discard, readUpTo } from './read-body.js'
 import { withRepeatedFieldsJoined } from './repeated-headers.js'
 
@@ -136,7 +136,8 @@ export class UpstreamClient {
     const response = await this.request({ ...request, headers: { accept: 'application/json', ...request.headers } })
     const required = response.statusCode >= 200 && response.statusCode < 300
     const body = await this.readJson(response, required)
-    if (isGatewayKeyRefusal(response.statusCode, body)) throw gatewayKeyRefused(this.label)
+    const refusal = gatewayRefusal(this.label, response.statusCode, body, response.headers)
+    if (refusal !== undefined) throw refusal
     return { statusCode: response.statusCode, headers: response.headers, body }
   }
 
