@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { bundleClient } from '../client/scripts/bundle.js'
 import { ROOT } from './helpers/processes.js'
 
 const run = promisify(execFile)
@@ -54,4 +55,19 @@ describe('the browser client package', () => {
       await rm(out, { recursive: true, force: true })
     }
   }, 120_000)
+
+  it('bundles into one ES module a page loads as it is: no import left, the same exports', async () => {
+    const out = await mkdtemp(join(ROOT, '.tmp', 'client-bundle-'))
+    try {
+      const file = await bundleClient(join(out, 'ejento-bff-client.js'))
+      expect(readdirSync(out)).toEqual(['ejento-bff-client.js'])
+      const text = readFileSync(file, 'utf8')
+      expect(text).not.toMatch(/^\s*import\b/m)
+      expect(text).toContain('createParser')
+      const module = await import(pathToFileURL(file).href) as Record<string, unknown>
+      expect(Object.keys(module).sort()).toEqual(['BffClient', 'BffError', 'askEvents', 'createClient', 'isProblem'])
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
