@@ -115,7 +115,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -246,7 +246,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -405,7 +405,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -469,7 +469,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -522,7 +522,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -594,7 +594,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -642,7 +642,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -723,7 +723,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -792,7 +792,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -861,7 +861,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -981,7 +981,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1125,7 +1125,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1210,7 +1210,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1377,7 +1377,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1495,7 +1495,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1642,7 +1642,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1774,7 +1774,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1918,7 +1918,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2045,7 +2045,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2190,7 +2190,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2314,7 +2314,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2450,7 +2450,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2586,7 +2586,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2697,7 +2697,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2817,7 +2817,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2937,7 +2937,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3057,7 +3057,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3178,7 +3178,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3298,7 +3298,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3427,7 +3427,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3547,7 +3547,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3667,7 +3667,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3787,7 +3787,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3908,7 +3908,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4028,7 +4028,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending */
+                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
                 503: {
                     headers: {
                         [name: string]: unknown;
