@@ -7,6 +7,7 @@ import type { Config } from '../../src/config/index.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { RecordedRequest, Simulator, SimulatorOptions } from '../../src/simulator/index.js'
+import { checkAnswersAgainstDocument } from './contract.js'
 import type { TestProfile } from './profiles.js'
 
 export const DEMO = { email: 'demo@example.com', password: 'demo-password' }
@@ -56,6 +57,8 @@ export async function setup (options: { env?: Record<string, string>, sim?: Simu
   const logs: string[] = []
   const app = await buildApp({ config, logStream: { write: (line: string) => { logs.push(line) } }, ...(options.store === undefined ? {} : { store: options.store }) })
   onCleanup(async () => { await app.close() })
+  // Every answer a test receives through app.inject is checked against the app's OpenAPI document.
+  checkAnswersAgainstDocument(app)
   await app.ready()
   return { app, sim, config, logs }
 }
