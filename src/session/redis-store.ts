@@ -1,72 +1,119 @@
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { deriveKey, keyedName } from '../secret-keys.js'
 import type { OwnedSession, SessionStore, StoredSession } from './store.js'
 import { redisUnavailable } from './store.js'
 
 /**
- * Sessions in Redis, shared by every instance. One hash per session (`d` encrypted record,
- * `v` version, `e` expiry, `o` owner) with a TTL in step with the session's lifetime, and per
- * owner an index for "log out everywhere": a sorted set of session ids, each scored by when
- * Redis expires that session (Redis's own clock, so instances' clocks do not matter). Every
- * log-in first drops the ids whose sessions are over, so the index holds about the owner's
- * live sessions however often they log in. Every write is a Lua script, so a compare-and-set
- * on the version is atomic: a refresh on one instance can never overwrite a newer refresh
- * from another, nor bring back a session that a log-out deleted.
+ * Sessions in Redis, shared by every instance: one hash per session (`d` encrypted record, `v`
+ * version, `e` expiry, `o` owner, `t` last write) with a TTL in step with the session's lifetime;
+ * for a minute after a log-in or a renewal moved a session to a new id, a successor record
+ * naming that id; and per owner an index for "log out everywhere", a sorted set of session ids
+ * scored by about when each expires (Redis's own clock).
+ *
+ * The same code runs on one primary, under Sentinel and on a Redis Cluster. A session and its
+ * successor record are the only keys a script touches together; on a cluster the session id is
+ * their hash tag (`session:{<id>}`, `successor:{<id>}`), so they share a slot. A session and its
+ * owner's index cannot (the index gathers sessions from every slot), so what one script once did
+ * on both is now steps in an order that keeps these true under any interleaving:
+ * - Versioned writes stay atomic per session (a compare-and-set in one script on its hash): no
+ *   stale copy overwrites a newer one, and a deleted session is never written back.
+ * - The index holds every live session: an id is added once its session exists and before anyone
+ *   is handed the id, and removed only once that session is gone (it never comes back: ids are
+ *   new at every log-in and renewal).
+ * - Moving a session to a new id (a renewal, a log-in with the old cookie) ends it and writes its
+ *   successor record in one script, after the new session exists. Log-out everywhere ends each
+ *   session and reads its successor record in one script too, and ends that successor while it
+ *   is of the same owner: a renewal racing it either loses its compare-and-set, or moves first and
+ *   its new session is found and ended. None survives.
  * Reading a session is one HMGET; a proxied request in steady state writes nothing.
  */
 const NOW_MS = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
 
-/**
- * Writes a new session hash and adds it to its owner's index, dropping the ids of ended sessions
- * first. ARGV: record, owner name, TTL, expiry, id, index TTL.
- */
-function newSession (session: string, index: string): string {
-  return `
-redis.call('DEL', ${session})
-redis.call('HSET', ${session}, 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
-redis.call('PEXPIRE', ${session}, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', ${index}, '-inf', '(' .. now)
-redis.call('ZADD', ${index}, now + tonumber(ARGV[3]), ARGV[5])
-redis.call('PEXPIRE', ${index}, ARGV[6])`
-}
-
-const CREATE = `${NOW_MS}${newSession('KEYS[1]', 'KEYS[2]')}
-return 1`
-
-/**
- * Ends the previous session KEYS[1] (and its index entry) and records the new id as its
- * successor in KEYS[2]. ARGV: as newSession's, then successor TTL, owner prefix, previous id.
- */
-const MOVE_TO_SUCCESSOR = `
-local previousOwner = redis.call('HGET', KEYS[1], 'o')
+/** KEYS: a new session. ARGV: record, owner name, TTL, expiry. */
+const WRITE_SESSION = `${NOW_MS}
 redis.call('DEL', KEYS[1])
-if previousOwner then redis.call('ZREM', ARGV[8] .. previousOwner, ARGV[9]) end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])`
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`
 
 /**
- * KEYS: previous session, its successor record, new session, new owner index. Ends the previous
- * session (and its index entry) and creates the new one, unless another log-in got there first.
+ * KEYS: an owner index. Adds a session that exists by now (ARGV: id, its TTL, the index's TTL),
+ * and answers up to ARGV[4] ids whose recorded expiry has passed: the caller checks which of
+ * those sessions are really over (touches and updates extend a session, not its score).
  */
-const REPLACE = `${NOW_MS}
-local successor = redis.call('GET', KEYS[2])
-if successor then return successor end${MOVE_TO_SUCCESSOR}${newSession('KEYS[3]', 'KEYS[4]')}
+const INDEX_ADD = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[4]))`
+
+/**
+ * KEYS: an owner index. ARGV: id, PTTL of its session, id, PTTL, ... An id whose session is gone
+ * (-2) leaves; a live one gets its real expiry as its score (XX: never adds back an id a log-out
+ * removed; GT: never lowers a score another instance raised).
+ */
+const INDEX_RESCORE = `${NOW_MS}
+for i = 1, #ARGV, 2 do
+  local pttl = tonumber(ARGV[i + 1])
+  if pttl == -2 then redis.call('ZREM', KEYS[1], ARGV[i])
+  elseif pttl > 0 then redis.call('ZADD', KEYS[1], 'XX', 'GT', now + pttl, ARGV[i]) end
+end
 return 1`
 
-/** As REPLACE, but only while the previous session is at version ARGV[10] (a renewal must not lose a write, nor revive a session). */
-const RENEW = `${NOW_MS}
-local version = redis.call('HGET', KEYS[1], 'v')
-if not version or tonumber(version) ~= tonumber(ARGV[10]) then return 0 end${MOVE_TO_SUCCESSOR}${newSession('KEYS[3]', 'KEYS[4]')}
-return 1`
+/** KEYS: an owner index, a sorted set (this version) or a set (versions before keyed indexes). Its ids. */
+const INDEX_READ = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'zset' then return redis.call('ZRANGE', KEYS[1], 0, -1) end
+if kind == 'set' then return redis.call('SMEMBERS', KEYS[1]) end
+return {}`
 
-/** Moves the session's score in its owner's index to its new expiry (XX: never adds back an id a log-out removed). */
-function rescore (ttl: number, ownerPrefix: number, id: number): string {
-  return `
+/** KEYS: an owner index, of either kind. Removes the ids in ARGV (sessions that are over); the rest, and the index's TTL, stay. */
+const INDEX_REMOVE = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'zset' then return redis.call('ZREM', KEYS[1], unpack(ARGV)) end
+if kind == 'set' then return redis.call('SREM', KEYS[1], unpack(ARGV)) end
+return 0`
+
+/**
+ * KEYS: a session, its successor record. Ends the session and records the new id ARGV[1] as its
+ * successor for ARGV[2] ms, when
+ * - ARGV[3] is empty (a log-in with that session's cookie): unless another log-in did so first,
+ *   whose new id it answers ({0, id}), so concurrent log-ins with one cookie end in one session;
+ * - or the session is at version ARGV[3] (a renewal: it must not lose a write nor revive a
+ *   session); {0} otherwise.
+ * Answers {1, the ended session's owner name or ''}.
+ */
+const MOVE = `
+if ARGV[3] == '' then
+  local successor = redis.call('GET', KEYS[2])
+  if successor then return {0, successor} end
+else
+  local version = redis.call('HGET', KEYS[1], 'v')
+  if not version or tonumber(version) ~= tonumber(ARGV[3]) then return {0} end
+end
 local owner = redis.call('HGET', KEYS[1], 'o')
-if owner then redis.call('ZADD', ARGV[${ownerPrefix}] .. owner, 'XX', now + tonumber(ARGV[${ttl}]), ARGV[${id}]) end`
-}
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {1, owner or ''}`
+
+/**
+ * KEYS: a session, its successor record; log-out everywhere. Deletes the session when it is listed
+ * in the owner's index (ARGV[1] = '1') or its owner is one of ARGV[2..] (the owner's names under
+ * every secret, and the pre-HMAC one), and answers {deleted, the successor or nil}; {-1} for a
+ * live session of someone else (another user logged in with that browser's cookie).
+ */
+const END = `
+local owner = redis.call('HGET', KEYS[1], 'o')
+if owner and ARGV[1] ~= '1' then
+  local ours = false
+  for i = 2, #ARGV do
+    if owner == ARGV[i] then ours = true end
+  end
+  if not ours then return {-1} end
+end
+return {redis.call('DEL', KEYS[1]), redis.call('GET', KEYS[2])}`
 
 const UPDATE = `${NOW_MS}
 local version = redis.call('HGET', KEYS[1], 'v')
@@ -74,85 +121,43 @@ if not version or tonumber(version) ~= tonumber(ARGV[1]) then return false end
 local next = tonumber(version) + 1
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', next, 'e', ARGV[4], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-${rescore(3, 5, 6)}
 return next`
 
 const TOUCH = `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[2], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-${rescore(1, 3, 4)}
 return 1`
 
+/** KEYS: a session. Deletes it; answers its owner name ('' when it had none), or false when it was gone. */
 const DESTROY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local owner = redis.call('HGET', KEYS[1], 'o')
 redis.call('DEL', KEYS[1])
-if owner then redis.call('ZREM', ARGV[2] .. owner, ARGV[1]) end
-return 1`
+return owner or ''`
 
-/**
- * Every index named (one per secret, and a legacy set); answers how many sessions ended. The
- * session ARGV[2] (when not empty) is kept, and so is its entry in its index (zset or legacy
- * set), with the index's expiry: a later log-out everywhere must still find it.
- */
-const DESTROY_OWNER = `
-local ended = 0
-for _, index in ipairs(KEYS) do
-  local kind = redis.call('TYPE', index).ok
-  local ids = {}
-  if kind == 'zset' then ids = redis.call('ZRANGE', index, 0, -1)
-  elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
-  local kept = false
-  for _, id in ipairs(ids) do
-    if id == ARGV[2] then
-      kept = kind == 'zset' and redis.call('ZSCORE', index, id) or true
-    else
-      ended = ended + redis.call('DEL', ARGV[1] .. id)
-    end
-  end
-  local ttl = redis.call('PTTL', index)
-  redis.call('DEL', index)
-  if kept then
-    if kind == 'zset' then redis.call('ZADD', index, kept, ARGV[2]) else redis.call('SADD', index, ARGV[2]) end
-    if ttl > 0 then redis.call('PEXPIRE', index, ttl) end
-  end
-end
-return ended`
-
-/** The live sessions in every index named: id, record, expiry and last write or touch of each, flat. */
-const LIST_OWNER = `${NOW_MS}
-local seen = {}
-local found = {}
-for _, index in ipairs(KEYS) do
-  local kind = redis.call('TYPE', index).ok
-  local ids = {}
-  if kind == 'zset' then ids = redis.call('ZRANGEBYSCORE', index, now, '+inf')
-  elseif kind == 'set' then ids = redis.call('SMEMBERS', index) end
-  for _, id in ipairs(ids) do
-    if not seen[id] then
-      seen[id] = true
-      local fields = redis.call('HMGET', ARGV[1] .. id, 'd', 'e', 't')
-      if fields[1] then
-        table.insert(found, id)
-        table.insert(found, fields[1])
-        table.insert(found, fields[2] or '0')
-        table.insert(found, fields[3] or '0')
-      end
-    end
-  end
-end
-return found`
+/** How many successor records log-out everywhere follows from one session (renewals a moment apart). */
+const MAX_SUCCESSOR_HOPS = 8
+/** How many ids past their recorded expiry one log-in checks (the next log-ins check the rest). */
+const PRUNE_BATCH = 100
+/** Ids per index command (Lua's unpack has a limit). */
+const REMOVE_BATCH = 500
 
 interface SessionCommands {
-  bffSessionCreate: (session: string, owner: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number) => Promise<number>
-  bffSessionReplace: (previous: string, successor: string, session: string, ownerIndex: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number, successorTtl: number, ownerPrefix: string, previousId: string) => Promise<number | string>
-  bffSessionRenew: (previous: string, successor: string, session: string, ownerIndex: string, data: string, ownerName: string, ttl: number, expiresAt: number, id: string, ownerTtl: number, successorTtl: number, ownerPrefix: string, previousId: string, expectedVersion: number) => Promise<number>
-  bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number | null>
-  bffSessionTouch: (session: string, ttl: number, expiresAt: number, ownerPrefix: string, id: string) => Promise<number>
-  bffSessionDestroy: (session: string, id: string, ownerPrefix: string) => Promise<number>
-  bffSessionDestroyOwner: (indexCount: number, ...indexesThenArguments: string[]) => Promise<number>
-  bffSessionListOwner: (indexCount: number, ...indexesThenSessionPrefix: string[]) => Promise<string[]>
+  bffSessionWrite: (session: string, data: string, ownerName: string, ttl: number, expiresAt: number) => Promise<number>
+  bffIndexAdd: (index: string, id: string, ttl: number, indexTtl: number, batch: number) => Promise<string[]>
+  bffIndexRescore: (index: string, ...idsAndPttls: Array<string | number>) => Promise<number>
+  bffIndexRead: (index: string) => Promise<string[]>
+  bffIndexRemove: (index: string, ...ids: string[]) => Promise<number>
+  bffSessionMove: (session: string, successor: string, id: string, successorTtl: number, expectedVersion: number | '') => Promise<[0, string?] | [1, string]>
+  bffSessionEnd: (session: string, successor: string, listed: '1' | '0', ...ownerNames: string[]) => Promise<[number, string | null]>
+  bffSessionUpdate: (session: string, expected: number, data: string, ttl: number, expiresAt: number) => Promise<number | null>
+  bffSessionTouch: (session: string, ttl: number, expiresAt: number) => Promise<number>
+  bffSessionDestroy: (session: string) => Promise<string | null>
 }
+
+/** One connection to a primary, or a Redis Cluster client (which routes each command by its key). */
+export type RedisConnection = Redis | Cluster
 
 export interface RedisSessionStoreOptions {
   /** Prefix of every key, e.g. `ejento-bff:`. */
@@ -169,9 +174,9 @@ const TRANSIENT_NAME_LABEL = 'transient-record/hmac-sha256/v1'
 
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis'
-  readonly #redis: Redis & SessionCommands
-  readonly #sessionPrefix: string
-  readonly #successorPrefix: string
+  readonly #redis: RedisConnection & SessionCommands
+  readonly #sessionKey: (id: string) => string
+  readonly #successorKey: (id: string) => string
   readonly #ownerPrefix: string
   readonly #legacyOwnerPrefix: string
   readonly #ownerNameKeys: Buffer[]
@@ -180,10 +185,13 @@ export class RedisSessionStore implements SessionStore {
   readonly #ownerIndexTtlMs: number
   readonly #now: () => number
 
-  constructor (redis: Redis, options: RedisSessionStoreOptions) {
+  constructor (redis: RedisConnection, options: RedisSessionStoreOptions) {
     if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
-    this.#sessionPrefix = `${options.prefix}session:`
-    this.#successorPrefix = `${options.prefix}successor:`
+    this.#sessionKey = sessionKeyNames(options.prefix, 'session:', redis.isCluster)
+    this.#successorKey = sessionKeyNames(options.prefix, 'successor:', redis.isCluster)
+    if (redis.isCluster && hashTag(this.#sessionKey('id')) !== hashTag(this.#successorKey('id'))) {
+      throw new Error(`REDIS_KEY_PREFIX "${options.prefix}" opens a hash tag ("{") that it does not close: on a Redis Cluster a session and its successor record would land in different slots. Drop the braces, or close them ("{name}:", which keeps every key in one slot)`)
+    }
     this.#ownerPrefix = `${options.prefix}owner-sessions:`
     this.#legacyOwnerPrefix = `${options.prefix}owner:`
     this.#ownerNameKeys = options.secrets.map((secret) => deriveKey(secret, OWNER_NAME_LABEL))
@@ -191,84 +199,176 @@ export class RedisSessionStore implements SessionStore {
     this.#transientNameKeys = options.secrets.map((secret) => deriveKey(secret, TRANSIENT_NAME_LABEL))
     this.#ownerIndexTtlMs = options.ownerIndexTtlMs
     this.#now = options.now ?? Date.now
-    this.#redis = redis as Redis & SessionCommands
-    redis.defineCommand('bffSessionCreate', { numberOfKeys: 2, lua: CREATE })
-    redis.defineCommand('bffSessionReplace', { numberOfKeys: 4, lua: REPLACE })
-    redis.defineCommand('bffSessionRenew', { numberOfKeys: 4, lua: RENEW })
-    redis.defineCommand('bffSessionUpdate', { numberOfKeys: 1, lua: UPDATE })
-    redis.defineCommand('bffSessionTouch', { numberOfKeys: 1, lua: TOUCH })
-    redis.defineCommand('bffSessionDestroy', { numberOfKeys: 1, lua: DESTROY })
-    redis.defineCommand('bffSessionDestroyOwner', { lua: DESTROY_OWNER })
-    redis.defineCommand('bffSessionListOwner', { lua: LIST_OWNER })
+    this.#redis = redis as RedisConnection & SessionCommands
+    const scripts: Array<[keyof SessionCommands, number, string]> = [
+      ['bffSessionWrite', 1, WRITE_SESSION], ['bffIndexAdd', 1, INDEX_ADD], ['bffIndexRescore', 1, INDEX_RESCORE],
+      ['bffIndexRead', 1, INDEX_READ], ['bffIndexRemove', 1, INDEX_REMOVE], ['bffSessionMove', 2, MOVE],
+      ['bffSessionEnd', 2, END], ['bffSessionUpdate', 1, UPDATE], ['bffSessionTouch', 1, TOUCH], ['bffSessionDestroy', 1, DESTROY]
+    ]
+    for (const [name, numberOfKeys, lua] of scripts) redis.defineCommand(name, { numberOfKeys, lua })
   }
 
   async get (id: string): Promise<StoredSession | null> {
-    const [data, version, expiresAt] = await this.#call(async () => await this.#redis.hmget(this.#sessionPrefix + id, 'd', 'v', 'e'))
+    const [data, version, expiresAt] = await this.#call(async () => await this.#redis.hmget(this.#sessionKey(id), 'd', 'v', 'e'))
     if (data === null || data === undefined) return null
     return { data, version: Number(version), expiresAt: Number(expiresAt) }
   }
 
+  /** The session first, then its index entry: the index never names a session yet to be written. */
   async create (id: string, owner: string, data: string, ttlMs: number): Promise<number> {
-    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
-    await this.#call(async () => await this.#redis.bffSessionCreate(
-      this.#sessionPrefix + id, this.#ownerPrefix + ownerName, data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs
-    ))
+    const ownerName = this.#ownerName(owner)
+    await this.#call(async () => {
+      await this.#write(id, ownerName, data, ttlMs)
+      await this.#index(ownerName, id, ttlMs)
+    })
     return 1
   }
 
+  /**
+   * The new session is written, then the previous one moved to it (unless another log-in with
+   * that cookie moved it first: this one's session is deleted and that one's id answered), then
+   * the new one indexed, before its cookie is handed out. A log-in racing log-out everywhere may
+   * survive it, as it would have a moment later.
+   */
   async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
-    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
-    const answer = await this.#call(async () => await this.#redis.bffSessionReplace(
-      this.#sessionPrefix + previousId, this.#successorPrefix + previousId, this.#sessionPrefix + id, this.#ownerPrefix + ownerName,
-      data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs, successorTtlMs, this.#ownerPrefix, previousId
-    ))
-    return typeof answer === 'string' ? { successor: answer } : { created: 1 }
+    const ownerName = this.#ownerName(owner)
+    return await this.#call(async () => {
+      await this.#write(id, ownerName, data, ttlMs)
+      const [moved, detail] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, '')
+      if (moved === 0) {
+        // Best effort: a session left behind has an id nobody was given, and expires.
+        await this.#redis.del(this.#sessionKey(id)).catch(() => {})
+        return { successor: detail as string }
+      }
+      await this.#index(ownerName, id, ttlMs)
+      await this.#unindex(detail, previousId)
+      return { created: 1 }
+    })
   }
 
+  /**
+   * The new session and its index entry first, then the compare-and-set that moves the previous
+   * session to it; a lost compare-and-set takes the new session back.
+   */
   async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
-    const ownerName = keyedName(this.#ownerNameKeys[0] as Buffer, owner)
-    const renewed = await this.#call(async () => await this.#redis.bffSessionRenew(
-      this.#sessionPrefix + previousId, this.#successorPrefix + previousId, this.#sessionPrefix + id, this.#ownerPrefix + ownerName,
-      data, ownerName, ttlMs, this.#now() + ttlMs, id, this.#ownerIndexTtlMs, successorTtlMs, this.#ownerPrefix, previousId, expectedVersion
-    ))
-    return renewed === 1 ? 1 : null
+    const ownerName = this.#ownerName(owner)
+    return await this.#call(async () => {
+      await this.#write(id, ownerName, data, ttlMs)
+      await this.#index(ownerName, id, ttlMs)
+      const [moved, previousOwner] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, expectedVersion)
+      if (moved === 1) {
+        await this.#unindex(previousOwner, previousId)
+        return 1
+      }
+      // Best effort: a session left behind has an id nobody was given, and expires.
+      await this.#redis.del(this.#sessionKey(id)).catch(() => {})
+      await this.#unindex(ownerName, id).catch(() => {})
+      return null
+    })
   }
 
   async successorOf (id: string): Promise<string | null> {
-    return await this.#call(async () => await this.#redis.get(this.#successorPrefix + id))
+    return await this.#call(async () => await this.#redis.get(this.#successorKey(id)))
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
-    const version = await this.#call(async () => await this.#redis.bffSessionUpdate(this.#sessionPrefix + id, expectedVersion, data, ttlMs, this.#now() + ttlMs, this.#ownerPrefix, id))
+    const version = await this.#call(async () => await this.#redis.bffSessionUpdate(this.#sessionKey(id), expectedVersion, data, ttlMs, this.#now() + ttlMs))
     return version === null ? null : Number(version)
   }
 
   async touch (id: string, ttlMs: number): Promise<boolean> {
-    return (await this.#call(async () => await this.#redis.bffSessionTouch(this.#sessionPrefix + id, ttlMs, this.#now() + ttlMs, this.#ownerPrefix, id))) === 1
+    return (await this.#call(async () => await this.#redis.bffSessionTouch(this.#sessionKey(id), ttlMs, this.#now() + ttlMs))) === 1
   }
 
+  /** The session ends at once; its index entry goes after (the index may name an ended session a moment, never miss a live one). */
   async destroy (id: string): Promise<void> {
-    await this.#call(async () => await this.#redis.bffSessionDestroy(this.#sessionPrefix + id, id, this.#ownerPrefix))
+    await this.#call(async () => {
+      const owner = await this.#redis.bffSessionDestroy(this.#sessionKey(id))
+      await this.#unindex(owner, id)
+    })
   }
 
   /**
    * Ends the sessions in the owner's index under every secret (during a rotation, instances
    * with different first secrets write different indexes), and in the set that versions
    * before keyed indexes wrote, which lasts until their sessions have ended (SESSION_MAX_AGE).
+   * Each session ends in a script of its own, which also answers its successor record: a
+   * renewal that moved it meanwhile is followed to its new session, which ends too. Then the
+   * ended ids leave the indexes; ids added meanwhile (log-ins racing this) stay indexed.
    */
   async destroyOwner (owner: string, exceptId = ''): Promise<number> {
     const indexes = this.#ownerIndexes(owner)
-    return await this.#call(async () => await this.#redis.bffSessionDestroyOwner(indexes.length, ...indexes, this.#sessionPrefix, exceptId))
+    const names = this.#ownerNames(owner)
+    return await this.#call(async () => {
+      const listed = await Promise.all(indexes.map(async (index) => await this.#redis.bffIndexRead(index)))
+      const ids = [...new Set(listed.flat())].filter((id) => id !== exceptId)
+      // Each session is ended once, by whichever chain reaches it first; the kept one never.
+      const reached = new Set<string>([exceptId, ...ids])
+      const counts = await Promise.all(ids.map(async (id) => await this.#endWithSuccessors(id, names, reached)))
+      await Promise.all(indexes.map(async (index, position) => {
+        const over = (listed[position] as string[]).filter((id) => id !== exceptId)
+        for (let start = 0; start < over.length; start += REMOVE_BATCH) {
+          await this.#redis.bffIndexRemove(index, ...over.slice(start, start + REMOVE_BATCH))
+        }
+      }))
+      return counts.reduce((sum, count) => sum + count, 0)
+    })
   }
 
   async listOwner (owner: string): Promise<OwnedSession[]> {
     const indexes = this.#ownerIndexes(owner)
-    const flat = await this.#call(async () => await this.#redis.bffSessionListOwner(indexes.length, ...indexes, this.#sessionPrefix))
-    const sessions: OwnedSession[] = []
-    for (let index = 0; index + 3 < flat.length; index += 4) {
-      sessions.push({ id: flat[index] as string, data: flat[index + 1] as string, expiresAt: Number(flat[index + 2]), touchedAt: Number(flat[index + 3]) })
+    return await this.#call(async () => {
+      const ids = [...new Set((await Promise.all(indexes.map(async (index) => await this.#redis.bffIndexRead(index)))).flat())]
+      const sessions = await Promise.all(ids.map(async (id) => {
+        const [data, expiresAt, touchedAt] = await this.#redis.hmget(this.#sessionKey(id), 'd', 'e', 't')
+        return data === null || data === undefined ? undefined : { id, data, expiresAt: Number(expiresAt ?? 0), touchedAt: Number(touchedAt ?? 0) }
+      }))
+      return sessions.filter((session) => session !== undefined)
+    })
+  }
+
+  /** Ends a listed session, then each successor that renewals or log-ins moved it to while it is the owner's; answers how many ended. */
+  async #endWithSuccessors (id: string, ownerNames: string[], reached: Set<string>): Promise<number> {
+    let ended = 0
+    let current = id
+    for (let hop = 0; hop <= MAX_SUCCESSOR_HOPS; hop++) {
+      const [deleted, successor] = await this.#redis.bffSessionEnd(this.#sessionKey(current), this.#successorKey(current), hop === 0 ? '1' : '0', ...ownerNames)
+      // Another user's live session (they logged in with this browser's cookie): not ours to end.
+      if (deleted === -1) break
+      ended += deleted
+      if (successor === null || successor === undefined || reached.has(successor)) break
+      reached.add(successor)
+      current = successor
     }
-    return sessions
+    return ended
+  }
+
+  async #write (id: string, ownerName: string, data: string, ttlMs: number): Promise<void> {
+    await this.#redis.bffSessionWrite(this.#sessionKey(id), data, ownerName, ttlMs, this.#now() + ttlMs)
+  }
+
+  /** Adds a session that exists to its owner's index, and drops the ids of sessions found over. */
+  async #index (ownerName: string, id: string, ttlMs: number): Promise<void> {
+    const index = this.#ownerPrefix + ownerName
+    const due = await this.#redis.bffIndexAdd(index, id, ttlMs, this.#ownerIndexTtlMs, PRUNE_BATCH)
+    if (due.length === 0) return
+    const pttls = await Promise.all(due.map(async (dueId) => await this.#redis.pttl(this.#sessionKey(dueId))))
+    await this.#redis.bffIndexRescore(index, ...due.flatMap((dueId, position) => [dueId, pttls[position] as number]))
+  }
+
+  /** Takes an ended session's id out of the index its owner name names (hygiene: the next log-in would). */
+  async #unindex (ownerName: string | null | undefined, id: string): Promise<void> {
+    if (ownerName === undefined || ownerName === null || ownerName === '') return
+    await this.#redis.zrem(this.#ownerPrefix + ownerName, id)
+  }
+
+  #ownerName (owner: string): string {
+    return keyedName(this.#ownerNameKeys[0] as Buffer, owner)
+  }
+
+  /** Every name an owner's sessions may carry in `o`: keyed under each secret, and the plain hash of versions before. */
+  #ownerNames (owner: string): string[] {
+    return [...this.#ownerNameKeys.map((key) => keyedName(key, owner)), plainOwnerHash(owner)]
   }
 
   /**
@@ -279,7 +379,7 @@ export class RedisSessionStore implements SessionStore {
   #ownerIndexes (owner: string): string[] {
     return [
       ...this.#ownerNameKeys.map((key) => this.#ownerPrefix + keyedName(key, owner)),
-      this.#legacyOwnerPrefix + createHash('sha256').update(owner).digest('base64url').slice(0, 22)
+      this.#legacyOwnerPrefix + plainOwnerHash(owner)
     ]
   }
 
@@ -321,8 +421,24 @@ export class RedisSessionStore implements SessionStore {
     return [...new Set(this.#transientNameKeys.map((nameKey) => this.#transientPrefix + keyedName(nameKey, key)))]
   }
 
+  /**
+   * One primary answers PING. On a cluster every primary must answer (each holds a share of the
+   * sessions) and the cluster must say its state is ok (a node answers PING while its cluster
+   * refuses every command that names a key).
+   */
   async ping (): Promise<void> {
-    await this.#call(async () => await this.#redis.ping())
+    await this.#call(async () => {
+      if (!this.#redis.isCluster) {
+        await this.#redis.ping()
+        return
+      }
+      const cluster = this.#redis as Cluster
+      const primaries = cluster.nodes('master')
+      if (primaries.length === 0) throw new Error('no cluster primary known yet')
+      await Promise.all(primaries.map(async (primary) => await primary.ping()))
+      const info = await (primaries[0] as Redis).cluster('INFO')
+      if (!/^cluster_state:ok\r?$/m.test(info)) throw new Error('the cluster state is not ok')
+    })
   }
 
   /** The client belongs to the app, which closes it; nothing to release here. */
@@ -335,4 +451,27 @@ export class RedisSessionStore implements SessionStore {
       throw redisUnavailable(error)
     }
   }
+}
+
+/**
+ * How a session's keys are named: `<prefix>session:<id>` as ever on one primary (sessions
+ * written before this version stay valid); on a cluster the id is the hash tag,
+ * `<prefix>session:{<id>}`, so that a session and its successor record share a slot. Ids are
+ * base64url and never hold a brace.
+ */
+export function sessionKeyNames (prefix: string, kind: string, cluster: boolean): (id: string) => string {
+  return cluster ? (id) => `${prefix}${kind}{${id}}` : (id) => `${prefix}${kind}${id}`
+}
+
+/** What Redis Cluster hashes of a key: the text of its first `{...}` when not empty, else the whole key. */
+export function hashTag (key: string): string {
+  const open = key.indexOf('{')
+  if (open === -1) return key
+  const close = key.indexOf('}', open + 1)
+  return close === -1 || close === open + 1 ? key : key.slice(open + 1, close)
+}
+
+/** How versions before keyed indexes named an owner: an unsalted hash (kept to find their sessions until they end). */
+function plainOwnerHash (owner: string): string {
+  return createHash('sha256').update(owner).digest('base64url').slice(0, 22)
 }
