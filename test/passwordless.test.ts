@@ -277,16 +277,16 @@ describe('password-less log-in on v2', () => {
     expect(context.sim.lastMail(DEMO.email)?.magicLink).toBeUndefined()
   })
 
-  it('with COOKIE_SECURE the pre-log-in cookie is __Secure- and Secure (a __Host- cookie could not have Path=/auth); plain HTTP is refused', async () => {
+  it('with COOKIE_SECURE the pre-log-in cookie is __Host- (no sibling host can plant one) and Secure; plain HTTP is refused', async () => {
     const context = await v2({ COOKIE_SECURE: 'true', TRUST_PROXY: 'true' })
     expectProblem(await start(context, DEMO.email), 400, 'insecure_transport')
     const https = { 'x-forwarded-proto': 'https' }
     const answer = await context.app.inject({ method: 'POST', url: '/auth/passwordless/start', headers: https, payload: { email: DEMO.email } })
     expect(answer.statusCode).toBe(202)
-    const preLogin = answer.cookies.find((cookie) => cookie.name === '__Secure-ejento_bff-login')
-    expect(preLogin).toMatchObject({ path: '/auth', httpOnly: true, secure: true, sameSite: 'Lax' })
+    const preLogin = answer.cookies.find((cookie) => cookie.name === '__Host-ejento_bff-login')
+    expect(preLogin).toMatchObject({ path: '/', httpOnly: true, secure: true, sameSite: 'Lax' })
     const code = context.sim.lastMail(DEMO.email)?.code as string
-    const loggedIn = await context.app.inject({ method: 'POST', url: '/auth/passwordless/verify', headers: { ...https, cookie: loginCookie(answer, '__Secure-ejento_bff-login') as string }, payload: { code } })
+    const loggedIn = await context.app.inject({ method: 'POST', url: '/auth/passwordless/verify', headers: { ...https, cookie: loginCookie(answer, '__Host-ejento_bff-login') as string }, payload: { code } })
     expect(loggedIn.statusCode).toBe(200)
     expect(loggedIn.cookies.find((cookie) => cookie.name === '__Host-ejento_bff')?.secure).toBe(true)
   })
