@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 /**
  * One fixed-window counter: the first hit starts the window, later hits only count.
@@ -24,9 +24,10 @@ interface CountingRedis {
  * A `store` for @fastify/rate-limit on the BFF's one Redis client. Its own Redis store names
  * the counters of `createRateLimit()` limiters `<prefix>undefinedundefined-<key>` (it reads a
  * route that such limiters do not have); this one names them `<prefix><key>`, e.g.
- * `ejento-bff:rate-limit:ip:10.0.0.7`, so an operator can find and clear them.
+ * `ejento-bff:rate-limit:ip:10.0.0.7`, so an operator can find and clear them. One key per
+ * counter and per script, so on a Redis Cluster each counter lives on the primary of its slot.
  */
-export function redisCounterStore (redis: Redis, prefix: string): new () => object {
+export function redisCounterStore (redis: Redis | Cluster, prefix: string): new () => object {
   if (!('bffRateLimitIncrement' in redis)) redis.defineCommand('bffRateLimitIncrement', { numberOfKeys: 1, lua: INCREMENT })
   const counting = redis as unknown as CountingRedis
   return class RedisCounterStore {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { HttpProblem } from '../errors.js'
 import type { AnnouncedRefresh, RefreshLock } from './refresh-lock.js'
 import { redisUnavailable } from './store.js'
@@ -64,9 +64,11 @@ export interface RedisRefreshLockOptions {
  * announcement of the token it holds knows the token may already be spent: it waits while the
  * announcing instance lives, and only once that instance is gone (its liveness key lapsed while
  * this instance's own view of Redis was healthy) does it try the old token once.
+ *
+ * Every command names one key, so on a Redis Cluster each goes to the primary that holds it.
  */
 export class RedisRefreshLock implements RefreshLock {
-  readonly #redis: Redis & LockCommands
+  readonly #redis: (Redis | Cluster) & LockCommands
   readonly #prefix: string
   readonly #ttlMs: number
   readonly #maxHoldMs: number
@@ -81,11 +83,11 @@ export class RedisRefreshLock implements RefreshLock {
   /** Announcements whose conclusion could not be written yet: retried with each heartbeat. */
   readonly #unconcluded = new Set<string>()
 
-  constructor (redis: Redis, options: RedisRefreshLockOptions) {
+  constructor (redis: Redis | Cluster, options: RedisRefreshLockOptions) {
     redis.defineCommand('bffLockRelease', { numberOfKeys: 1, lua: RELEASE })
     redis.defineCommand('bffLockExtend', { numberOfKeys: 1, lua: EXTEND })
     redis.defineCommand('bffConclude', { numberOfKeys: 1, lua: CONCLUDE })
-    this.#redis = redis as Redis & LockCommands
+    this.#redis = redis as (Redis | Cluster) & LockCommands
     this.#prefix = options.prefix
     this.#ttlMs = options.ttlMs ?? 5000
     this.#maxHoldMs = options.maxHoldMs ?? 20_000
