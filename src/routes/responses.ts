@@ -59,6 +59,17 @@ export function upstreamJson (schema: SchemaId, description: string): Record<str
 }
 
 /**
+ * The upstream's success, at the status Ejento documents (`status`) or any other 2xx it chose:
+ * the BFF passes the status on as it came.
+ */
+export function upstreamSuccess (status: number, schema: SchemaId, description: string): Record<string, unknown> {
+  return {
+    [status]: upstreamJson(schema, description),
+    '2xx': upstreamJson(schema, `${description} (another success status the upstream chose, passed on)`)
+  }
+}
+
+/**
  * A serializer compiler for a route that sends the upstream's answer as an object: JSON as
  * JSON.stringify makes it, whatever the schema says (fast-json-stringify would drop the fields
  * a schema does not name, coerce their types, and fail on a missing required one).

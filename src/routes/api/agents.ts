@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ActiveSession } from '../../plugins/session.js'
 import { sendUpstreamJson, sendUpstreamStream } from '../../proxy/send.js'
-import { agentAnswerOrStream, problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
+import { agentAnswerOrStream, problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { callEjento } from './ejento-call.js'
 import { startThread } from './new-thread.js'
 import { agentParams, chatThreadBody, chatThreadRequestBody, responseBody } from './schemas.js'
@@ -30,7 +30,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
       params: agentParams,
       body: chatThreadBody,
       'x-request-body': chatThreadRequestBody,
-      response: { 201: upstreamJson('ChatThreadAnswer', 'The new conversation, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(201, 'ChatThreadAnswer', 'The new conversation, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const { agentId } = request.params
@@ -49,7 +49,7 @@ export default async function agentRoutes (app: FastifyInstance): Promise<void> 
       summary: 'Ask an agent: JSON, or a server-sent-event stream with Accept: text/event-stream; chat_thread_id null (or absent) starts a new conversation',
       params: agentParams,
       body: responseBody,
-      response: { 200: agentAnswerOrStream, ...errors }
+      response: { 200: agentAnswerOrStream, '2xx': upstreamJson('AgentAnswer', 'The answer, at another success status the upstream chose (passed on)'), ...errors }
     }
   }, async (request, reply) => {
     const agentId = encodeURIComponent(request.params.agentId)

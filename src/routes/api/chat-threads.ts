@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sendUpstreamJson } from '../../proxy/send.js'
-import { noContent, problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
+import { noContent, problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { callEjento, supported } from './ejento-call.js'
 import { agentParams, threadParams, threadRenameBody } from './schemas.js'
 
@@ -21,7 +21,7 @@ export default async function chatThreadRoutes (app: FastifyInstance): Promise<v
       security: [{ session: [] }],
       summary: 'The logged-in user\'s conversations with an agent, newest first',
       params: agentParams,
-      response: { 200: upstreamJson('ChatThreadList', 'The conversations, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(200, 'ChatThreadList', 'The conversations, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.chatThreads, 'listing conversations')
@@ -35,7 +35,7 @@ export default async function chatThreadRoutes (app: FastifyInstance): Promise<v
       security: [{ session: [] }],
       summary: 'One conversation\'s questions and answers, oldest first',
       params: threadParams,
-      response: { 200: upstreamJson('ThreadHistory', 'The questions and answers, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(200, 'ThreadHistory', 'The questions and answers, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.threadResponses, 'a conversation\'s history')
@@ -50,7 +50,7 @@ export default async function chatThreadRoutes (app: FastifyInstance): Promise<v
       summary: 'Rename a conversation',
       params: threadParams,
       body: threadRenameBody,
-      response: { 200: upstreamJson('ChatThreadAnswer', 'The renamed conversation, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(200, 'ChatThreadAnswer', 'The renamed conversation, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.thread, 'renaming a conversation')
@@ -65,7 +65,7 @@ export default async function chatThreadRoutes (app: FastifyInstance): Promise<v
       security: [{ session: [] }],
       summary: 'Delete a conversation',
       params: threadParams,
-      response: { 200: upstreamJson('Deleted', 'Deleted, as the upstream answered'), 204: noContent('Deleted (when the upstream answers without a body)'), ...errors }
+      response: { ...upstreamSuccess(200, 'Deleted', 'Deleted, as the upstream answered'), 204: noContent('Deleted (when the upstream answers without a body)'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.thread, 'deleting a conversation')

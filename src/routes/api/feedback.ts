@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sendUpstreamJson } from '../../proxy/send.js'
-import { problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { callEjento, supported } from './ejento-call.js'
 import { feedbackBody, responseParams } from './schemas.js'
 
@@ -17,7 +17,7 @@ export default async function feedbackRoutes (app: FastifyInstance): Promise<voi
       summary: 'Vote on an agent response (the upstream decides which votes exist: v2 has upvote and downvote)',
       params: responseParams,
       body: feedbackBody,
-      response: { 200: upstreamJson('FeedbackAnswer', 'The vote, as the upstream answered'), 201: upstreamJson('FeedbackAnswer', 'The vote recorded, as the upstream answered (v2)'), ...errors }
+      response: { ...upstreamSuccess(201, 'FeedbackAnswer', 'The vote recorded, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const path = supported(app, paths.feedback, 'feedback on an answer')

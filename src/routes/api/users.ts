@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici'
 import type { ActiveSession } from '../../plugins/session.js'
 import { sendUpstreamJson } from '../../proxy/send.js'
 import type { AfterSuccess } from '../../proxy/send.js'
-import { problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals } from '../responses.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { ownPasswordBody, userParams, userUpdateBody, usersQuery } from './schemas.js'
 
 const errors = { ...problemOrUpstreamResponses(400, 401, 403, 404, 422), ...upstreamRefusals, ...problemResponses(502, 503, 504) }
@@ -18,7 +18,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       security: [{ session: [] }],
       summary: 'List users ({data, count})',
       querystring: usersQuery,
-      response: { 200: upstreamJson('UserList', 'The users, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(200, 'UserList', 'The users, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const query = new URLSearchParams({ skip: String(request.query.skip), limit: String(request.query.limit) })
@@ -32,7 +32,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       security: [{ session: [] }],
       summary: 'Change the logged-in user\'s password',
       body: ownPasswordBody,
-      response: { 200: upstreamJson('PasswordChanged', 'Changed: the upstream\'s answer, with how many other sessions ended'), ...errors }
+      response: { ...upstreamSuccess(200, 'PasswordChanged', 'Changed: the upstream\'s answer, with how many other sessions ended'), ...errors }
     }
   }, async (request, reply) => {
     // A password change ends the user's other sessions (a stolen cookie must not survive it) and
@@ -56,7 +56,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       summary: 'Update any user (global admins only; others get the upstream 403)',
       params: userParams,
       body: userUpdateBody,
-      response: { 200: upstreamJson('UserChanged', 'The changed user, as the upstream answered'), ...errors }
+      response: { ...upstreamSuccess(200, 'UserChanged', 'The changed user, as the upstream answered'), ...errors }
     }
   }, async (request, reply) => {
     const change = request.body as { password?: unknown, email?: unknown, is_active?: unknown }

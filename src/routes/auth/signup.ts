@@ -3,7 +3,7 @@ import { problems } from '../../errors.js'
 import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { signupBody } from './schemas.js'
 import type { SignupBody } from './schemas.js'
-import { problemResponses, problemOrUpstreamResponses, serializedAsIs, upstreamJson, upstreamRefusals } from '../responses.js'
+import { problemResponses, problemOrUpstreamResponses, serializedAsIs, upstreamRefusals, upstreamSuccess } from '../responses.js'
 
 /** Creates an account upstream; does not log in. Upstream refusals pass through, minus any secret. */
 export default async function signupRoute (app: FastifyInstance): Promise<void> {
@@ -12,7 +12,7 @@ export default async function signupRoute (app: FastifyInstance): Promise<void> 
       tags: ['session'],
       summary: 'Create an account (does not log in)',
       body: signupBody,
-      response: { 200: upstreamJson('User', 'The new user, as the upstream answered (never a password)'), ...problemOrUpstreamResponses(400, 409, 422), ...upstreamRefusals, ...problemResponses(403, 413, 415, 429, 502, 503, 504) }
+      response: { ...upstreamSuccess(200, 'User', 'The new user, as the upstream answered (never a password)'), ...problemOrUpstreamResponses(400, 409, 422), ...upstreamRefusals, ...problemResponses(403, 413, 415, 429, 502, 503, 504) }
     },
     // The upstream's answer is sent as an object: its schema describes it, never reshapes it.
     serializerCompiler: serializedAsIs,
