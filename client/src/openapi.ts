@@ -264,6 +264,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The new user, as the upstream answered (never a password) (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -1395,6 +1404,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The conversations, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ChatThreadList"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -1511,6 +1529,15 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The new conversation, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
@@ -1660,6 +1687,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The answer, at another success status the upstream chose (passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AgentAnswer"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -1790,6 +1826,15 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The questions and answers, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ThreadHistory"];
                     };
                 };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
@@ -1936,6 +1981,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Deleted, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Deleted"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -2063,6 +2117,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The renamed conversation, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ChatThreadAnswer"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -2104,16 +2167,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The vote, as the upstream answered */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["FeedbackAnswer"];
-                    };
-                };
-                /** @description The vote recorded, as the upstream answered (v2) */
+                /** @description The vote recorded, as the upstream answered */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2206,6 +2260,15 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The vote recorded, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FeedbackAnswer"];
                     };
                 };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
@@ -2330,6 +2393,15 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The users, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserList"];
                     };
                 };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
@@ -2468,6 +2540,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Changed: the upstream's answer, with how many other sessions ended (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PasswordChanged"];
+                    };
+                };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
                 "4XX": {
                     headers: {
@@ -2602,6 +2683,15 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The changed user, as the upstream answered (another success status the upstream chose, passed on) */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserChanged"];
                     };
                 };
                 /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
