@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis'
-import type { RedisOptions } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
+import type { ClusterOptions, RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisAddress, RedisConfig } from './config/redis.js'
 
@@ -11,7 +11,7 @@ import type { RedisAddress, RedisConfig } from './config/redis.js'
  * instead of hanging; the client keeps reconnecting by itself. Each outage is logged once
  * when it starts and once when it ends.
  */
-export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger): Redis {
+export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger): Redis | Cluster {
   const where = describeRedis(config)
   const redis = connect(config)
   let healthy: boolean | undefined
@@ -23,10 +23,22 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: hintFor(error) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
   })
+  if (redis instanceof Cluster) {
+    // One node away (a primary until its replica takes over) is a warning, once per node until
+    // the client sees it again; the whole cluster away is the error above.
+    const reported = new Set<string>()
+    redis.on('node error', (error: Error & { code?: string }, node: string) => {
+      if (reported.has(node)) return
+      reported.add(node)
+      log.warn({ redis: where, node, code: error.code, message: error.message, hint: hintFor(error) }, 'a Redis Cluster node does not answer; its slots answer 503 until it is back or its replica took over')
+    })
+    redis.on('+node', (_node: Redis, key: string) => { reported.delete(key) })
+    redis.on('ready', () => { reported.clear() })
+  }
   return redis
 }
 
-function connect (config: RedisConfig): Redis {
+function connect (config: RedisConfig): Redis | Cluster {
   switch (config.mode) {
     case 'standalone':
       // The URL's own credentials and database win (ioredis reads them); REDIS_USERNAME and
@@ -47,7 +59,28 @@ function connect (config: RedisConfig): Redis {
         failoverDetector: true
       })
     case 'cluster':
-      throw new Error('Redis Cluster (REDIS_CLUSTER_NODES) is not wired to a client yet')
+      return new Cluster(config.nodes, clusterOptions(config))
+  }
+}
+
+/**
+ * A Cluster client learns the slots from any node it is given, follows MOVED and ASK, and after
+ * a fail-over finds the promoted replica by itself (it reads the slots again). No offline queue
+ * here either: while the cluster is not ready a command fails at once (503). Each node's
+ * connection keeps the timeouts, but reconnecting is the cluster client's: it drops a node that
+ * went away and reads the slots again, retrying the whole cluster while every node is away.
+ */
+function clusterOptions (config: RedisConfig): ClusterOptions {
+  const { enableOfflineQueue, retryStrategy, reconnectOnError, ...node } = commonOptions(config)
+  const tls = config.access.tls !== undefined
+  return {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    slotsRefreshTimeout: 2000,
+    redisOptions: { ...node, ...credentials(config), ...(tls ? { tls: tlsOptions(config) } : {}) },
+    // With TLS, connect to the names the nodes announce as they are, so that each certificate is
+    // checked against the name it was issued for (managed clusters announce names, not addresses).
+    ...(tls ? { dnsLookup: (address: string, lookup: (error: null, address: string) => void) => { lookup(null, address) } } : {})
   }
 }
 
@@ -101,7 +134,8 @@ function addresses (list: RedisAddress[]): string {
 }
 
 /** The server this connection reached (in Sentinel mode, the primary the sentinels named). */
-function serverOf (redis: Redis): string | undefined {
+function serverOf (redis: Redis | Cluster): string | undefined {
+  if (redis instanceof Cluster) return undefined
   const { remoteAddress, remotePort } = redis.stream ?? {}
   return remoteAddress === undefined ? undefined : `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${String(remotePort)}`
 }
@@ -135,7 +169,7 @@ export function redactedUrl (url: string): string {
 }
 
 /** Quits politely when connected, otherwise just stops reconnecting. */
-export async function closeRedis (redis: Redis): Promise<void> {
+export async function closeRedis (redis: Redis | Cluster): Promise<void> {
   if (redis.status === 'ready') {
     await redis.quit().catch(() => { redis.disconnect() })
   } else {

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { HttpProblem, problems } from '../errors.js'
 import { redisCounterStore } from '../rate-limit/redis-counter-store.js'
 import { deriveKey, keyedName } from '../secret-keys.js'
@@ -13,7 +13,7 @@ export interface AuthRateLimitOptions {
   /** The SESSION_SECRET entries: the first keys the account counters. */
   secrets: readonly string[]
   /** When set, counters live in Redis under `redisPrefix`, shared by every instance. */
-  redis?: Redis
+  redis?: Redis | Cluster
   redisPrefix?: string
 }
 
