@@ -6,9 +6,10 @@ const TOKEN_ISSUING = Object.values(PATH_PROFILES).flatMap((profile) => profile.
 /**
  * Segments that name a token-issuing or account-creating endpoint wherever they appear, so
  * that no service prefix (`/auth-service/api/v1/...`) and no shared host (both upstream URLs
- * on one gateway, reachable through either passthrough) gets around the refusal.
+ * on one gateway, reachable through either passthrough) gets around the refusal. The
+ * password-less start is one too: it mails anyone a code and a magic link to any `next`.
  */
-const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token|verify-otp)(?:\/|$)/i
+const FORBIDDEN_SEGMENTS = /(?:^|\/)(?:login|signup|access-token|refresh-access-token|refresh-token|token|verify-otp|passwordless-auth|validate-magic-link)(?:\/|$)/i
 
 /**
  * Why a passthrough path may not be called, or undefined when it may, for one reading of
