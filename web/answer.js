@@ -1,46 +1,40 @@
-// One answer on screen, filled from either stream format: the access guide's named events
-// (`start`, `token`, `end`, `error`) or hosted Ejento's (v2) `data:` lines switched on `step`.
+// One answer on screen, filled from either stream format as the BFF client types its events:
+// the access guide's named events (`start`, `token`, `end`, `error`) or hosted Ejento's (v2)
+// `data:` lines switched on `step`.
 
 /** An `error` the stream carried: the agent (or the BFF on its behalf) gave up on this answer. */
 export class StreamError extends Error {}
 
 /**
- * Applies one event to `answer` (an AnswerView). `event` is the SSE event name: `message` for
- * v2's unnamed lines. Answers what it learnt about the conversation: `{threadId, title}` or undefined.
+ * Applies one event of the client's `ask()` (typed: `format` and `type` say which) to `answer`
+ * (an AnswerView). Answers what it learnt about the conversation: `{threadId, title}` or undefined.
  */
-export function applyEvent (answer, event, payload) {
-  if (payload === null || typeof payload !== 'object') return undefined
-  if (event === 'message' && typeof payload.step === 'string') return applyStep(answer, payload)
-  switch (event) {
+export function applyEvent (answer, event) {
+  switch (event.type) {
     case 'start':
-      return threadOf(payload)
+      return threadOf(event.data)
     case 'token':
-      answer.appendText(payload.delta)
-      return undefined
-    case 'end':
-      return answer.finish(payload.output)
-    case 'error':
-      throw new StreamError(messageOf(payload))
-    default:
-      return undefined
-  }
-}
-
-function applyStep (answer, payload) {
-  switch (payload.step) {
     case 'assistant_stream':
-      answer.appendText(payload.delta)
+      answer.appendText(event.data.delta)
       return undefined
     case 'tools_stream':
-      answer.appendThought(payload.delta)
+      answer.appendThought(event.data.delta)
       return undefined
     case 'end':
-      return answer.finish(payload.output)
+      return answer.finish(event.data.output)
+    case 'answer':
+      // An answer all at once (JSON `{data: output}`): the same output as a stream's end.
+      return answer.finish(event.data?.data)
     case 'error':
-      throw new StreamError(messageOf(payload))
+      throw new StreamError(messageOf(event.data))
+    case 'reflection_end':
+    case 'reflection_skip':
+    case 'status':
+      // What the agent is doing now (v2), whatever step Ejento adds.
+      answer.setStatus(event.data.message ?? event.data.step.replaceAll('_', ' '))
+      return undefined
     default:
-      // reflection_end, reflection_skip and whatever Ejento adds: what it is doing now.
-      answer.setStatus(typeof payload.message === 'string' ? payload.message : payload.step.replaceAll('_', ' '))
+      // An event of neither format: nothing to show.
       return undefined
   }
 }

@@ -1,9 +1,16 @@
-// Example chat page for the Ejento BFF. It calls only the BFF's own routes, with the
-// session cookie (HttpOnly: this script cannot read it); no token ever reaches this page.
+// Example chat page for the Ejento BFF. It calls only the BFF's own routes, through the BFF's
+// typed client (client/, bundled into vendor/ by `npm run client:build`; `npm run demo` makes
+// it), with the session cookie (HttpOnly: this script cannot read it); no token ever reaches
+// this page.
 
-import { ApiError, api, isNotSupported, json } from './api.js'
 import { AnswerView, applyEvent } from './answer.js'
-import { payloadsOf, serverSentEvents } from './sse.js'
+import { BffError, createClient } from './vendor/ejento-bff-client.js'
+
+/** The BFF that served this page (same origin); answers that are not 2xx throw BffError. */
+const bff = createClient()
+
+/** "This BFF's Ejento has no such call" (guide): a feature to leave out quietly, not an error to show. */
+const isNotSupported = (error) => error instanceof BffError && error.status === 501
 
 const $ = (id) => document.getElementById(id)
 
@@ -90,7 +97,7 @@ async function act (action, { errorPlace } = {}) {
     return true
   } catch (error) {
     if (error.name === 'AbortError') return false
-    if (error instanceof ApiError && error.status === 401 && !view.signedIn.hidden) {
+    if (error instanceof BffError && error.status === 401 && !view.signedIn.hidden) {
       showSignedOut()
       showError(`${error.message} Please log in again.`)
       return false
@@ -191,7 +198,7 @@ function takeLoginError () {
 async function loadLoginMethods () {
   let methods
   try {
-    methods = await json('/auth/methods')
+    methods = await bff.loginMethods()
   } catch {
     // Unknown: the password form works everywhere.
     methods = undefined
@@ -212,7 +219,7 @@ function ssoButton (provider) {
   button.className = 'secondary'
   button.textContent = `Continue with ${SSO_NAMES[provider] ?? provider[0].toUpperCase() + provider.slice(1)}`
   button.addEventListener('click', () => {
-    window.location.assign(`/auth/sso/${encodeURIComponent(provider)}?return_to=${encodeURIComponent('/')}`)
+    window.location.assign(bff.ssoUrl(provider, { returnTo: '/' }))
   })
   return button
 }
@@ -259,7 +266,7 @@ async function showSignedIn (user) {
 }
 
 async function loadSession () {
-  const session = await json('/auth/session')
+  const session = await bff.session()
   if (session.authenticated) await showSignedIn(session.user)
   else showSignedOut()
 }
@@ -268,10 +275,7 @@ view.loginForm.addEventListener('submit', (event) => {
   event.preventDefault()
   const form = event.currentTarget
   act(async () => {
-    const result = await json('/auth/login', {
-      method: 'POST',
-      body: { email: form.email.value.trim(), password: form.password.value }
-    })
+    const result = await bff.login({ email: form.email.value.trim(), password: form.password.value })
     form.reset()
     await showSignedIn(result.user)
   })
@@ -282,7 +286,7 @@ view.sendCode.addEventListener('click', () => {
   if (!email.reportValidity()) return
   act(async () => {
     const address = email.value.trim()
-    await json('/auth/passwordless/start', { method: 'POST', body: { email: address } })
+    await bff.startPasswordless({ email: address })
     state.codeEmail = address
     view.codeForm.hidden = false
     view.code.value = ''
@@ -296,16 +300,13 @@ view.codeForm.addEventListener('submit', (event) => {
   event.preventDefault()
   act(async () => {
     try {
-      const result = await json('/auth/passwordless/verify', {
-        method: 'POST',
-        body: { code: view.code.value.trim(), ...(state.codeEmail === undefined ? {} : { email: state.codeEmail }) }
-      })
+      const result = await bff.verifyPasswordless({ code: view.code.value.trim(), ...(state.codeEmail === undefined ? {} : { email: state.codeEmail }) })
       view.loginForm.reset()
       resetCodeForm()
       await showSignedIn(result.user)
     } catch (error) {
       // No code pending any more (expired, too many tries): ask for a new one.
-      if (error instanceof ApiError && error.code === 'passwordless_not_started') resetCodeForm()
+      if (error instanceof BffError && error.code === 'passwordless_not_started') resetCodeForm()
       throw error
     }
   })
@@ -317,10 +318,7 @@ $('signup-form').addEventListener('submit', (event) => {
   act(async () => {
     const email = form.email.value.trim()
     const fullName = form.full_name.value.trim()
-    await json('/auth/signup', {
-      method: 'POST',
-      body: { email, password: form.password.value, ...(fullName === '' ? {} : { full_name: fullName }) }
-    })
+    await bff.signup({ email, password: form.password.value, ...(fullName === '' ? {} : { full_name: fullName }) })
     form.reset()
     $('login-email').value = email
     $('login-password').focus()
@@ -331,7 +329,7 @@ $('signup-form').addEventListener('submit', (event) => {
 $('logout').addEventListener('click', () => {
   act(async () => {
     stopStreaming()
-    await api('/auth/logout', { method: 'POST' })
+    await bff.logout()
     showSignedOut()
     showNotice('You are logged out.')
   })
@@ -394,7 +392,7 @@ function sessionItem (session) {
     button.textContent = 'Sign out'
     button.setAttribute('aria-label', `Sign out ${session.device}, signed in ${created.textContent}`)
     button.addEventListener('click', () => act(() => changeSessions(button, async () => {
-      await api(`/auth/sessions/${encodeURIComponent(session.handle)}`, { method: 'DELETE' })
+      await bff.endSession(session.handle)
       showNotice(`Signed out ${session.device} (signed in ${created.textContent}).`)
     })))
     item.append(button)
@@ -408,7 +406,7 @@ async function loadSessions () {
   if (view.sessionsList.childElementCount === 0) view.sessionsStatus.textContent = 'Loading your sessions…'
   view.sessionsList.setAttribute('aria-busy', 'true')
   try {
-    const answer = await json('/auth/sessions')
+    const answer = await bff.sessions()
     // A later load, or a log-out, came first: this answer is out of date.
     if (load !== state.sessionsLoad) return
     if (!Array.isArray(answer?.sessions)) throw new Error('The server answered a list of sessions this page cannot read.')
@@ -435,7 +433,7 @@ async function changeSessions (button, change) {
   } catch (error) {
     button.disabled = false
     // A lost session shows the log-in form instead; anything else leaves the panel up to date.
-    if (error instanceof ApiError && error.status !== 401) await loadSessions().catch(() => {})
+    if (error instanceof BffError && error.status !== 401) await loadSessions().catch(() => {})
     throw error
   }
   await loadSessions()
@@ -463,7 +461,7 @@ view.sessionsToggle.addEventListener('click', () => {
 view.sessionsRefresh.addEventListener('click', () => act(loadSessions))
 view.revokeOthers.addEventListener('click', () => {
   act(() => changeSessions(view.revokeOthers, async () => {
-    await api('/auth/sessions', { method: 'DELETE' })
+    await bff.endOtherSessions()
     showNotice('Signed out everywhere else. You stay signed in here.')
   }))
 })
@@ -478,11 +476,11 @@ view.revokeOthers.addEventListener('click', () => {
 async function loadAgents () {
   let listed = []
   try {
-    const answer = await json(state.profile === 'v2' ? '/proxy/ejento/api/v2/agents' : '/proxy/ejento/api/agents')
+    const answer = await bff.proxy('ejento', state.profile === 'v2' ? '/api/v2/agents' : '/api/agents')
     listed = Array.isArray(answer?.data) ? answer.data.filter((agent) => agent?.id !== undefined) : []
   } catch (error) {
     // Only "no such call here" means a missing list; an outage or a lost session is shown as such.
-    if (!(error instanceof ApiError) || ![404, 405, 501].includes(error.status)) throw error
+    if (!(error instanceof BffError) || ![404, 405, 501].includes(error.status)) throw error
   }
   state.agents = listed
   view.agent.replaceChildren(...state.agents.map((agent) => {
@@ -563,8 +561,6 @@ view.newThread.addEventListener('click', () => {
 
 // --- Conversations ------------------------------------------------------------------------
 
-const pathId = (id) => encodeURIComponent(String(id))
-
 function titleOf (thread) {
   return typeof thread?.title === 'string' && thread.title.trim() !== '' ? thread.title : `Conversation #${thread.id}`
 }
@@ -591,7 +587,7 @@ async function loadThreads () {
   }
   let answer
   try {
-    answer = await json(`/api/agents/${pathId(agent.id)}/chat-threads`)
+    answer = await bff.chatThreads(agent.id)
   } catch (error) {
     if (!isNotSupported(error)) throw error
     state.threadsSupported = false
@@ -629,7 +625,7 @@ function threadItem (thread) {
   remove.addEventListener('click', () => {
     if (!window.confirm(`Delete the conversation “${title}”? This cannot be undone.`)) return
     act(async () => {
-      await json(`/api/chat-threads/${pathId(thread.id)}`, { method: 'DELETE' })
+      await bff.deleteChatThread(thread.id)
       if (String(state.threadId) === String(thread.id)) {
         startConversation()
         const agent = currentAgent()
@@ -667,7 +663,7 @@ function renameForm (thread, title) {
     const newTitle = input.value.trim()
     if (newTitle === '') return
     act(async () => {
-      await json(`/api/chat-threads/${pathId(thread.id)}`, { method: 'PATCH', body: { title: newTitle } })
+      await bff.renameChatThread(thread.id, newTitle)
       showNotice(`Renamed the conversation to “${newTitle}”.`)
       await loadThreads()
     })
@@ -683,7 +679,7 @@ async function openThread (threadId) {
   if (agent === undefined) return
   stopStreaming()
   const open = ++state.threadOpen
-  const answer = await json(`/api/chat-threads/${pathId(threadId)}/responses`)
+  const answer = await bff.chatThreadHistory(threadId)
   if (open !== state.threadOpen) return
   const responses = Array.isArray(answer?.data?.agent_responses) ? answer.data.agent_responses : []
   view.messages.replaceChildren()
@@ -712,7 +708,7 @@ function lastVote (feedback) {
 const answerActions = {
   ask: (question) => askQuestion(question),
   vote: (responseId, voteType) => act(async () => {
-    await json(`/api/responses/${pathId(responseId)}/feedback`, { method: 'POST', body: { vote_type: voteType } })
+    await bff.sendFeedback(responseId, voteType)
   })
 }
 
@@ -782,21 +778,9 @@ async function streamAnswer (agent, question, item) {
     showThread()
   }
   try {
-    const response = await api(`/api/agents/${pathId(agent.id)}/responses`, {
-      method: 'POST',
-      accept: 'text/event-stream',
-      body: { user_query: question, chat_thread_id: state.threadId ?? null },
-      signal: controller.signal
-    })
-    if (response.headers.get('content-type')?.startsWith('text/event-stream') === true) {
-      // Either format, told apart by what arrives: named events (guide) or `step` lines (v2).
-      for await (const { event, data } of serverSentEvents(response.body)) {
-        for (const payload of payloadsOf(data)) learn(applyEvent(answer, event, payload))
-      }
-    } else {
-      // An answer all at once (JSON `{data: output}`): the same output as a stream's end.
-      learn(answer.finish((await response.json())?.data))
-    }
+    // Either format's events, typed by the client (an answer all at once is one `answer` event).
+    const events = bff.ask(agent.id, { user_query: question, chat_thread_id: state.threadId ?? null }, { signal: controller.signal })
+    for await (const event of events) learn(applyEvent(answer, event))
     if (!answer.finished) throw new Error('The answer stopped before it was complete. Please ask again.')
     item.dataset.state = 'done'
   } catch (error) {
