@@ -91,11 +91,15 @@ export function passthroughParams (example: string): Record<string, unknown> {
 const anyContent = { '*/*': { schema: {} } }
 
 /** The passthrough's answers: whatever the upstream answered, but a 5xx (502) and the BFF's own refusals. */
+const passthroughSuccess = {
+  description: 'The upstream\'s answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses)',
+  content: anyContent
+}
+
 export const passthroughResponses = {
-  '2xx': {
-    description: 'The upstream\'s answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses)',
-    content: anyContent
-  },
+  // 200 named as well: swagger-ui's "Try it out" calls an answer whose exact status is not listed "Undocumented".
+  200: passthroughSuccess,
+  '2xx': passthroughSuccess,
   '3xx': { description: 'The upstream\'s redirect, passed through', content: anyContent },
   ...Object.fromEntries([400, 401, 403, 404, 413].map((status) => [status, {
     description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}), or the upstream's own answer passed through`,
