@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config/index.js'
 import type { Config } from './config/index.js'
+import { describeRedis } from './redis.js'
 
 /**
  * Listens, and on SIGTERM/SIGINT closes gracefully: stops accepting, lets open requests and
@@ -11,6 +12,7 @@ import type { Config } from './config/index.js'
  */
 export async function start (config: Config, options: { onClose?: () => Promise<void> } = {}): Promise<FastifyInstance> {
   const app = await buildApp({ config })
+  logStartUp(app, config)
   const { onClose } = options
   if (onClose !== undefined) app.addHook('onClose', onClose)
   let closing = false
@@ -53,6 +55,18 @@ export async function start (config: Config, options: { onClose?: () => Promise<
     process.exit(1)
   }
   return app
+}
+
+/** What an operator checks first: where sessions live, and which variables were not taken. */
+function logStartUp (app: FastifyInstance, config: Config): void {
+  if (config.redis === undefined) {
+    app.log.info({ sessionStore: app.sessions.store.kind }, 'session store: in-process memory (sessions end with this process and are not shared: run one instance, or set REDIS_URL)')
+  } else {
+    app.log.info({ sessionStore: app.sessions.store.kind, redis: describeRedis(config.redis) }, 'session store: Redis, shared by every instance')
+  }
+  for (const { name, closest } of config.unknownVariables) {
+    app.log.warn({ variable: name, closest }, `${name} is not a variable of this server and is ignored: did you mean ${closest}?`)
+  }
 }
 
 /** The validated configuration, or exit with one line naming the bad variable. */

@@ -5,6 +5,8 @@ import type { PathProfileName } from '../upstream/paths.js'
 import { PATH_PROFILES } from '../upstream/paths.js'
 import { readRedis } from './redis.js'
 import type { RedisConfig } from './redis.js'
+import { unknownVariables } from './unknown-variables.js'
+import type { UnknownVariable } from './unknown-variables.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -69,6 +71,8 @@ export interface Config {
     requestBodyTimeoutMs: number
     authRateLimit: { perIp: number, perAccount: number, windowMs: number }
   }
+  /** Set variables that look like ours but are not (a misspelling is otherwise silently ignored); warned about at start. */
+  unknownVariables: UnknownVariable[]
 }
 
 /** A bad or missing variable; the message is one line that names it. */
@@ -92,7 +96,10 @@ type Env = Record<string, string | undefined>
 /** Reads and validates the whole configuration once; throws `ConfigError` on the first bad value. */
 export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config {
   const demo = options.demo ?? false
+  // Every variable read is one of ours: what else looks like ours is a misspelling.
+  const known = new Set<string>()
   const read = <T>(name: string, parse: (value: string) => T, fallback: T | (() => T)): T => {
+    known.add(name)
     const raw = env[name]
     if (raw === undefined || raw.trim() === '') {
       return typeof fallback === 'function' ? (fallback as () => T)() : fallback
@@ -120,7 +127,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
   const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', timer(positive(parseDuration)), 60_000)
   if (refreshCallLimitMs < refreshTimeoutMs) throw new ConfigError('REFRESH_CALL_LIMIT', 'must not be shorter than REFRESH_TIMEOUT')
 
-  return {
+  const config: Omit<Config, 'unknownVariables'> = {
     demo,
     host: read('HOST', (value) => value.trim(), '127.0.0.1'),
     port: read('PORT', (value) => parseInteger(value, 0, 65_535), 3000),
@@ -171,6 +178,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       }
     }
   }
+  return { ...config, unknownVariables: unknownVariables(env, known) }
 }
 
 function parseDirectory (value: string): string {

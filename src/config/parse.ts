@@ -20,11 +20,14 @@ export function parseBytes (value: string): number {
   return Math.round(Number(match[1]) * factor)
 }
 
+const TRUE_WORDS = ['true', '1', 'yes', 'on']
+const FALSE_WORDS = ['false', '0', 'no', 'off']
+
 export function parseBoolean (value: string): boolean {
   const normalised = value.trim().toLowerCase()
-  if (['true', '1', 'yes', 'on'].includes(normalised)) return true
-  if (['false', '0', 'no', 'off'].includes(normalised)) return false
-  throw new Error(`must be true or false (got "${value}")`)
+  if (TRUE_WORDS.includes(normalised)) return true
+  if (FALSE_WORDS.includes(normalised)) return false
+  throw new Error(`must be true or false: one of ${TRUE_WORDS.join(', ')} for true, ${FALSE_WORDS.join(', ')} for false, in any case (got "${value}")`)
 }
 
 export function parseInteger (value: string, min: number, max: number): number {

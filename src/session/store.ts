@@ -80,7 +80,11 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** A Redis client's failure, as the store reports it. */
+/**
+ * A Redis client's failure, as the store reports it. The client's own words stay in `cause`
+ * only: the log's error serializer adds a cause's message to the error's, so repeating it here
+ * logged it twice ("Redis: Stream isn't writeable...: Stream isn't writeable...").
+ */
 export function redisUnavailable (error: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+  return new StoreUnavailableError('Redis does not answer', { cause: error })
 }
