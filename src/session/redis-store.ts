@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { deriveKey, keyedName } from '../secret-keys.js'
 import type { OwnedSession, SessionStore, StoredSession } from './store.js'
 import { redisUnavailable } from './store.js'
@@ -422,21 +423,26 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * One primary answers PING. On a cluster every primary must answer (each holds a share of the
-   * sessions) and the cluster must say its state is ok (a node answers PING while its cluster
+   * One primary answers PING. On a cluster every primary that the client's slot map names must
+   * answer (each holds a share of the sessions; one that went away stays named until its replica
+   * took over), and the cluster must say its state is ok (a node answers PING while its cluster
    * refuses every command that names a key).
    */
   async ping (): Promise<void> {
     await this.#call(async () => {
-      if (!this.#redis.isCluster) {
+      if (!(this.#redis instanceof Cluster)) {
         await this.#redis.ping()
         return
       }
-      const cluster = this.#redis as Cluster
-      const primaries = cluster.nodes('master')
-      if (primaries.length === 0) throw new Error('no cluster primary known yet')
-      await Promise.all(primaries.map(async (primary) => await primary.ping()))
-      const info = await (primaries[0] as Redis).cluster('INFO')
+      const connected = new Map(this.#redis.nodes('master').map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]))
+      const named = new Set(this.#redis.slots.map((owners) => owners[0]))
+      if (named.size === 0 || named.has(undefined)) throw new Error('the cluster\'s slots are not all known yet')
+      await Promise.all([...named].map(async (key) => {
+        const primary = connected.get(key as string)
+        if (primary === undefined) throw new Error(`no connection to the primary ${key as string}`)
+        await primary.ping()
+      }))
+      const info = await (connected.get([...named][0] as string) as Redis).cluster('INFO')
       if (!/^cluster_state:ok\r?$/m.test(info)) throw new Error('the cluster state is not ok')
     })
   }

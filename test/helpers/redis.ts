@@ -6,15 +6,19 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import { request } from 'undici'
 import type { Dispatcher } from 'undici'
-import { describe } from 'vitest'
+import { beforeAll, beforeEach, describe } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/index.js'
+import { sessionKeyNames } from '../../src/session/redis-store.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
-import { onCleanup, testConfig } from './app.js'
+import { onCleanup, onFileCleanup, testConfig } from './app.js'
 import { freePort } from './ports.js'
+import { startRedisCluster } from './redis-cluster.js'
+import type { RedisCluster } from './redis-cluster.js'
 
 /**
  * Redis tests run against a real Redis (127.0.0.1:6379, or REDIS_TEST_URL). Without one they
@@ -49,6 +53,108 @@ export const describeWithRedis = redisAvailable || required ? describe : describ
 /** `describe` for tests that start their own redis-server: skipped without the binary, unless REQUIRE_REDIS=1. */
 export const describeWithRedisServer = (redisServerBinary && redisAvailable) || required ? describe : describe.skip
 
+export const redisCliBinary = spawnSync('redis-cli', ['--version']).status === 0
+
+/**
+ * Where the Redis tests run: the one Redis primary at REDIS_URL (shared with other test files:
+ * each test keeps to its own key prefix), or a Redis Cluster of the file's own (three primaries
+ * and a replica each, flushed before every test).
+ */
+export interface RedisDeployment {
+  /** As test names say it. */
+  name: string
+  cluster: boolean
+  /** What a BFF instance needs to use it (REDIS_URL or REDIS_CLUSTER_NODES). */
+  env: () => Record<string, string>
+  /** A client of the test's own (a cluster client on a cluster), closed after the test. */
+  client: () => Redis | Cluster
+  /** redis:// URLs of the primaries, for what goes to each server (SCAN, MONITOR). */
+  primaryUrls: () => Promise<string[]>
+  /** The key the session store gives a session (a hash tag on a cluster). */
+  sessionKey: (prefix: string, id: string) => string
+}
+
+export const oneRedis: RedisDeployment = {
+  name: 'one Redis primary',
+  cluster: false,
+  env: () => ({ REDIS_URL }),
+  client: () => redisClient(),
+  primaryUrls: async () => [REDIS_URL],
+  sessionKey: (prefix, id) => sessionKeyNames(prefix, 'session:', false)(id)
+}
+
+let fileCluster: Promise<RedisCluster> | undefined
+let startedCluster: RedisCluster | undefined
+
+/** The file's Redis Cluster: started at its first use, stopped after the file's last test. */
+async function sharedCluster (): Promise<RedisCluster> {
+  fileCluster ??= startRedisCluster({ cleanup: onFileCleanup }).then((started) => {
+    startedCluster = started
+    return started
+  })
+  return await fileCluster
+}
+
+function started (): RedisCluster {
+  if (startedCluster === undefined) throw new Error('the Redis Cluster is not started: use describeOnRedis (its beforeAll starts it)')
+  return startedCluster
+}
+
+export const redisCluster: RedisDeployment = {
+  name: 'a Redis Cluster',
+  cluster: true,
+  env: () => started().env,
+  client: () => started().client(),
+  primaryUrls: async () => (await started().primaries()).map(({ port }) => `redis://127.0.0.1:${port}`),
+  sessionKey: (prefix, id) => sessionKeyNames(prefix, 'session:', true)(id)
+}
+
+const clusterPossible = redisServerBinary && redisCliBinary
+if (!clusterPossible && !required) console.warn('Redis Cluster tests skipped: no redis-server and redis-cli programs (set REQUIRE_REDIS=1 to make that a failure)')
+
+/** The deployments this machine can run: one primary when it answers, a cluster when redis-server and redis-cli are here (both with REQUIRE_REDIS=1). */
+export const redisDeployments: RedisDeployment[] = [
+  ...(redisAvailable || required ? [oneRedis] : []),
+  ...(clusterPossible || required ? [redisCluster] : [])
+]
+
+/**
+ * `describe` once per Redis deployment (`describe.each`): the one primary, and a cluster of
+ * the file's own, started before the block's first test and flushed (FLUSHALL on each
+ * primary) before each of its tests. Without any, one skipped block says so.
+ */
+export function describeOnRedis (title: string, body: (redis: RedisDeployment) => void): void {
+  if (redisDeployments.length === 0) {
+    describe.skip(title, () => { body(oneRedis) })
+    return
+  }
+  describe.each(redisDeployments.map((deployment) => [deployment.name, deployment] as const))(`${title}, on %s`, (_name, deployment) => {
+    if (deployment.cluster) {
+      beforeAll(async () => { await sharedCluster() }, 60_000)
+      beforeEach(async () => { await started().flush() })
+    }
+    body(deployment)
+  })
+}
+
+/** `describe` for what only a Redis Cluster has (hash slots, one primary of several away): the file's cluster, as in describeOnRedis. */
+export function describeOnRedisCluster (title: string, body: (redis: RedisDeployment) => void): void {
+  if (!clusterPossible && !required) {
+    describe.skip(title, () => { body(redisCluster) })
+    return
+  }
+  describe(title, () => {
+    beforeAll(async () => { await sharedCluster() }, 60_000)
+    beforeEach(async () => { await started().flush() })
+    body(redisCluster)
+  })
+}
+
+/** The file's Redis Cluster itself (processes, primaries), inside describeOnRedis or describeOnRedisCluster. */
+export function theRedisCluster (): RedisCluster {
+  return started()
+}
+
 /** A Redis connection of the test's own, closed after the test. */
 export function redisClient (): Redis {
   const redis = new Redis(REDIS_URL)
@@ -63,9 +169,13 @@ export function testPrefix (): string {
   return prefix
 }
 
-/** Every key (and its value, as text) under a pattern: what an attacker dumping Redis would see. */
-export async function dumpKeys (url: string, pattern: string): Promise<Array<{ key: string, value: string }>> {
-  const redis = new Redis(url)
+/** Every key (and its value, as text) under a pattern, on one server or every primary of a deployment: what an attacker dumping Redis would see. */
+export async function dumpKeys (where: string | RedisDeployment, pattern: string): Promise<Array<{ key: string, value: string }>> {
+  if (typeof where !== 'string') {
+    const dumps = await Promise.all((await where.primaryUrls()).map(async (url) => await dumpKeys(url, pattern)))
+    return dumps.flat()
+  }
+  const redis = new Redis(where)
   try {
     const keys = await scanAll(redis, pattern)
     const dump: Array<{ key: string, value: string }> = []
@@ -237,7 +347,8 @@ export async function waitUntil (check: () => Promise<boolean> | boolean, timeou
   }
 }
 
-export interface Cluster {
+/** Instances sharing one Redis (a cluster of BFF instances; not to be confused with a Redis Cluster). */
+export interface Instances {
   sim: Simulator
   a: Instance
   b: Instance
@@ -247,12 +358,12 @@ export interface Cluster {
   another: () => Promise<Instance>
 }
 
-/** One simulator, one Redis prefix, one secret, two listening BFF instances. */
-export async function cluster (options: { sim?: SimulatorOptions, env?: Record<string, string> } = {}): Promise<Cluster> {
+/** One simulator, one Redis prefix, one secret, two listening BFF instances (on the one Redis primary unless `redis` says otherwise). */
+export async function cluster (options: { sim?: SimulatorOptions, env?: Record<string, string>, redis?: RedisDeployment } = {}): Promise<Instances> {
   const sim = await startSimulator(options.sim)
   onCleanup(sim.close)
   const env = {
-    REDIS_URL,
+    ...(options.redis ?? oneRedis).env(),
     REDIS_KEY_PREFIX: testPrefix(),
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     ...options.env
