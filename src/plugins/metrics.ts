@@ -129,7 +129,7 @@ export default fp(async function metrics (app: FastifyInstance, options: Metrics
       tags: ['operations'],
       summary: options.token === undefined ? 'Prometheus metrics' : 'Prometheus metrics (Authorization: Bearer METRICS_TOKEN)',
       produces: ['text/plain'],
-      response: { 200: { description: 'The Prometheus text exposition format' }, ...problemResponses(401) }
+      response: { 200: { description: 'The Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problemResponses(401) }
     }
   }, async (request, reply) => {
     if (expected !== undefined && !sameSecret(request.headers.authorization, expected)) {

@@ -4,7 +4,7 @@ import { HttpProblem, problems } from '../../errors.js'
 import { parseTokenAnswer } from '../../tokens/token-set.js'
 import type { PendingLoginCookie } from './pending-login-cookie.js'
 import type { PendingLogins } from './pending-logins.js'
-import { problemResponses } from '../responses.js'
+import { noContent, problemResponses } from '../responses.js'
 import { problemWith, ssoCallbackQuery, ssoParams, ssoQuery } from './schemas.js'
 import type { SsoCallbackQuery } from './schemas.js'
 import { assertCookieTransport } from './transport.js'
@@ -49,7 +49,7 @@ export default async function ssoRoutes (app: FastifyInstance, options: SsoRoute
       params: ssoParams,
       querystring: ssoQuery,
       response: {
-        302: { description: 'To Ejento\'s SSO log-in for the provider; sets the pre-log-in cookie' },
+        302: noContent('To Ejento\'s SSO log-in for the provider (Location); sets the pre-log-in cookie'),
         ...problemResponses(429, 503),
         ...problemWith(400, 'validation_failed (an unsafe provider), invalid_return_to (not a path of this app), insecure_transport'),
         ...problemWith(501, 'not_supported (EJENTO_PATH_PROFILE=guide)')
@@ -84,7 +84,7 @@ export default async function ssoRoutes (app: FastifyInstance, options: SsoRoute
       summary: 'Where Ejento\'s SSO and magic links come back with both tokens: starts the session, 302 to a clean URL',
       querystring: ssoCallbackQuery,
       response: {
-        302: { description: 'To the app (the path the log-in started with), the session cookie set; or to /?login_error=<code>: sso_state_invalid, sso_tokens_invalid, sso_upstream_unavailable, sso_failed' },
+        302: noContent('To the app (the path the log-in started with), the session cookie set; or to /?login_error=<code>: sso_state_invalid, sso_tokens_invalid, sso_upstream_unavailable, sso_failed'),
         ...problemWith(501, 'not_supported (EJENTO_PATH_PROFILE=guide)')
       }
     },
