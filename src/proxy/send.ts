@@ -93,14 +93,33 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   const out = new PassThrough()
   const metrics = reply.server.metrics
   metrics.streamOpened()
-  // An event stream's last three bytes, so that a failure knows whether the upstream stopped between two events.
+  // An event stream's last three bytes sent, so that a failure knows whether the upstream stopped between two events.
   let tail = BETWEEN_EVENTS
+  // An event stream's unfinished last line waits for its line end: a client can do nothing with
+  // half a line, and when the upstream fails first, the half is dropped instead of becoming an
+  // event that is not JSON (Ejento's v2 client stops at one). A line too long to hold goes as it comes.
+  let held: Buffer[] = []
+  let heldBytes = 0
   source.on('data', (chunk: Buffer) => {
-    if (isEventStream) tail = lastBytes(tail, chunk)
+    if (isEventStream) {
+      const end = afterLastLineEnd(chunk)
+      if (end === 0 && heldBytes + chunk.length <= HELD_LINE_LIMIT) {
+        held.push(chunk)
+        heldBytes += chunk.length
+        return
+      }
+      const lines = end === 0 ? chunk : chunk.subarray(0, end)
+      const rest = chunk.subarray(end === 0 ? chunk.length : end)
+      chunk = held.length === 0 ? lines : Buffer.concat([...held, lines])
+      held = rest.length === 0 ? [] : [rest]
+      heldBytes = rest.length
+      tail = lastBytes(tail, chunk)
+    }
     if (!out.write(chunk)) source.pause()
   })
   out.on('drain', () => source.resume())
-  source.once('end', () => out.end())
+  // A last line without its line end still goes: the stream's end ends it.
+  source.once('end', () => out.end(held.length === 0 ? undefined : Buffer.concat(held)))
   source.on('error', (error: Error) => {
     if (reply.raw.destroyed && !reply.raw.writableFinished) {
       reply.log.info('the client went away during the stream; the upstream call was aborted')
@@ -131,6 +150,14 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
 
 /** Three bytes, as `lastBytes` keeps them, that end an event (a blank line). */
 const BETWEEN_EVENTS = 0x0a0a0a
+
+/** The longest unfinished line held back; v2's `end` event (the whole answer, its references) is one line. */
+const HELD_LINE_LIMIT = 1024 * 1024
+
+/** The index after the last LF or CR (server-sent events end lines with either), 0 without one. */
+function afterLastLineEnd (bytes: Buffer): number {
+  return Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d)) + 1
+}
 
 function lastBytes (tail: number, chunk: Buffer): number {
   if (chunk.length >= 3) return chunk.readUIntBE(chunk.length - 3, 3)
