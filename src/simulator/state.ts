@@ -145,7 +145,7 @@ export interface Claims {
   expMs: number
 }
 
-const DEMO_USERS = [
+export const DEMO_USERS = [
   { email: 'demo@example.com', password: 'demo-password', full_name: 'Demo User', is_superuser: false },
   { email: 'admin@example.com', password: 'admin-password', full_name: 'Demo Admin', is_superuser: true }
 ]
