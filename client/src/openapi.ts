@@ -27,7 +27,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": unknown;
+                        "text/plain": string;
                     };
                 };
                 /** @description Problem: not_authenticated, session_expired, invalid_credentials */
@@ -1183,14 +1183,12 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description To Ejento's SSO log-in for the provider; sets the pre-log-in cookie */
+                /** @description To Ejento's SSO log-in for the provider (Location); sets the pre-log-in cookie */
                 302: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content: {
-                        "application/json": unknown;
-                    };
+                    content?: never;
                 };
                 /** @description Problem: validation_failed (an unsafe provider), invalid_return_to (not a path of this app), insecure_transport */
                 400: {
@@ -1267,9 +1265,7 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content: {
-                        "application/json": unknown;
-                    };
+                    content?: never;
                 };
                 /** @description Problem: not_supported (EJENTO_PATH_PROFILE=guide) */
                 501: {
@@ -2728,6 +2724,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -2848,6 +2853,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -2968,6 +2982,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3088,6 +3111,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3209,6 +3241,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3329,6 +3370,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3458,6 +3508,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3578,6 +3637,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3698,6 +3766,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3818,6 +3895,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -3939,6 +4025,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
@@ -4059,6 +4154,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The upstream's answer: its status, headers and body as they came (JSON loses any token field; an Ejento event stream is as described on POST /api/agents/{agentId}/responses) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": unknown;
+                    };
+                };
                 /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own answer passed through */
                 400: {
                     headers: {
