@@ -10,7 +10,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The example page and the client it loads (web/vendor/, bundled from client/; not in git).
+COPY client ./client
+COPY web ./web
+RUN npm run build && npm run client:bundle && npm prune --omit=dev
 
 # Run as the unprivileged node user, configured only through the environment.
 FROM ${NODE_IMAGE} AS runtime
@@ -22,7 +25,7 @@ COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 # The example chat page; served only when STATIC_DIR=/app/web is set (docker-compose.yml does).
-COPY --chown=node:node web ./web
+COPY --from=build --chown=node:node /app/web ./web
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -95,6 +95,8 @@ cat "$work/login.json"; echo
 page="$(curl -s -w '%{http_code} %{content_type}' -o "$work/index.html" "http://127.0.0.1:$port/")"
 case "$page" in "200 text/html"*) echo "GET / -> $page";; *) fail "the example page answered $page";; esac
 grep -q '<script type="module"' "$work/index.html" || fail "the example page has no module script"
+client="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/vendor/ejento-bff-client.js")"
+[ "$client" = 200 ] || fail "the example page's client (vendor/ejento-bff-client.js) answered $client"
 
 step "SIGTERM: a clean exit"
 kill -TERM "$server"
