@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { HttpProblem } from '../../errors.js'
 import { requireSession } from '../../plugins/session.js'
 import type { ActiveSession } from '../../plugins/session.js'
-import { problemResponses } from '../responses.js'
+import { problemAnswer, problemResponses } from '../responses.js'
 import { sessionHandleParams, sessionListSchema } from './schemas.js'
 
 /**
@@ -42,7 +42,7 @@ export default async function sessionsRoutes (app: FastifyInstance): Promise<voi
       security: [{ session: [] }],
       summary: 'End one of the user\'s sessions, everywhere (404 for an unknown handle or another user\'s)',
       params: sessionHandleParams,
-      response: { 204: { type: 'null', description: 'Ended' }, ...problemResponses(400, 401, 403, 404, 503) }
+      response: { 204: { type: 'null', description: 'Ended' }, ...problemResponses(400, 401, 403, 503), 404: problemAnswer('Problem: session_not_found (no session of this user has the handle)') }
     }
   }, async (request, reply) => {
     const current = currentOf(request)

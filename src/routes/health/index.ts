@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { problemBody } from '../../errors.js'
 import { sendProblem } from '../../plugins/error-handler.js'
-import { problemResponses } from '../responses.js'
+import { problemAnswer } from '../responses.js'
 
 const statusSchema = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } as const
 
@@ -12,7 +12,7 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', {
-    schema: { tags: ['operations'], summary: 'The session store answers', response: { 200: statusSchema, ...problemResponses(503) } }
+    schema: { tags: ['operations'], summary: 'The session store answers', response: { 200: statusSchema, 503: problemAnswer('Problem: not_ready (the session store does not answer), shutting_down') } }
   }, async (request, reply) => {
     try {
       await app.sessions.store.ping()
