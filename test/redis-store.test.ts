@@ -2,14 +2,17 @@ import { randomBytes } from 'node:crypto'
 import { expect, it } from 'vitest'
 import { RedisSessionStore } from '../src/session/redis-store.js'
 import { ADMIN, DEMO, onCleanup } from './helpers/app.js'
-import { REDIS_URL, call, cluster, describeWithRedis, dumpKeys, loginOver, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
+import { Redis } from 'ioredis'
+import type { Cluster } from 'ioredis'
+import { call, cluster, describeOnRedis, dumpKeys, loginOver, testPrefix, waitUntil } from './helpers/redis.js'
+import type { RedisDeployment } from './helpers/redis.js'
 import { monitorRedis } from './helpers/redis-monitor.js'
 import type { MonitoredCommand } from './helpers/redis-monitor.js'
 
 const HOUR = 3_600_000
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 
-function newStore (prefix: string, redis = redisClient()): RedisSessionStore {
+function newStore (prefix: string, redis: Redis | Cluster): RedisSessionStore {
   return new RedisSessionStore(redis, { prefix, secrets: [randomBytes(32).toString('base64url')], ownerIndexTtlMs: HOUR })
 }
 
@@ -17,21 +20,21 @@ function newId (): string {
   return randomBytes(24).toString('base64url')
 }
 
-/** The session keys under a prefix (what a log-in wrote). */
-async function sessionKeys (prefix: string): Promise<string[]> {
-  return (await dumpKeys(REDIS_URL, `${prefix}session:*`)).map((entry) => entry.key)
+/** The session keys under a prefix (what a log-in wrote), on every primary. */
+async function sessionKeys (redis: RedisDeployment, prefix: string): Promise<string[]> {
+  return (await dumpKeys(redis, `${prefix}session:*`)).map((entry) => entry.key)
 }
 
-async function onlySessionKey (prefix: string): Promise<string> {
-  const keys = await sessionKeys(prefix)
+async function onlySessionKey (redis: RedisDeployment, prefix: string): Promise<string> {
+  const keys = await sessionKeys(redis, prefix)
   expect(keys).toHaveLength(1)
   return keys[0] as string
 }
 
-describeWithRedis('RedisSessionStore on a real Redis', () => {
+describeOnRedis('RedisSessionStore on a real Redis', (redis) => {
   it('creates and reads a session; the record lives in one hash under the prefix', async () => {
     const prefix = testPrefix()
-    const store = newStore(prefix)
+    const store = newStore(prefix, redis.client())
     const id = newId()
     expect(await store.get(id)).toBeNull()
 
@@ -43,14 +46,14 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     expect(stored?.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000)
     expect(await store.get(newId())).toBeNull()
 
-    const keys = (await dumpKeys(REDIS_URL, `${prefix}*`)).map((entry) => entry.key).sort()
+    const keys = (await dumpKeys(redis, `${prefix}*`)).map((entry) => entry.key).sort()
     expect(keys).toHaveLength(2)
-    expect(keys[1]).toBe(`${prefix}session:${id}`)
+    expect(keys[1]).toBe(redis.sessionKey(prefix, id))
     expect(keys[0]).toMatch(new RegExp(`^${prefix}owner-sessions:`))
   })
 
   it('update is a compare-and-set on the version: the right version writes and bumps it, a wrong one answers null and writes nothing', async () => {
-    const store = newStore(testPrefix())
+    const store = newStore(testPrefix(), redis.client())
     const id = newId()
     await store.create(id, 'owner-1', 'v1', 60_000)
 
@@ -68,8 +71,8 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
 
   it('after destroy a session is gone for good: get, update and touch never revive it', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const id = newId()
     await store.create(id, 'owner-1', 'v1', 60_000)
     await store.destroy(id)
@@ -78,33 +81,33 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     expect(await store.update(id, 1, 'revived', 60_000)).toBeNull()
     expect(await store.touch(id, 60_000)).toBe(false)
     expect(await store.get(id)).toBeNull()
-    expect(await redis.exists(`${prefix}session:${id}`)).toBe(0)
+    expect(await client.exists(redis.sessionKey(prefix, id))).toBe(0)
     // Destroying again is harmless.
     await store.destroy(id)
     // Nothing is left under the prefix: no session, and the owner index lost its only member.
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toEqual([])
+    expect(await dumpKeys(redis, `${prefix}*`)).toEqual([])
   })
 
   it('sets the TTL in Redis to the lifetime given; update and touch set it again', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const id = newId()
-    const key = `${prefix}session:${id}`
+    const key = redis.sessionKey(prefix, id)
 
     await store.create(id, 'owner-1', 'v1', 60_000)
-    let pttl = await redis.pttl(key)
+    let pttl = await client.pttl(key)
     expect(pttl).toBeGreaterThan(55_000)
     expect(pttl).toBeLessThanOrEqual(60_000)
 
     await store.update(id, 1, 'v2', 30_000)
-    pttl = await redis.pttl(key)
+    pttl = await client.pttl(key)
     expect(pttl).toBeGreaterThan(25_000)
     expect(pttl).toBeLessThanOrEqual(30_000)
 
     const before = Date.now()
     expect(await store.touch(id, 120_000)).toBe(true)
-    pttl = await redis.pttl(key)
+    pttl = await client.pttl(key)
     expect(pttl).toBeGreaterThan(115_000)
     expect(pttl).toBeLessThanOrEqual(120_000)
     // Touch extends the expiry without rewriting the record or its version.
@@ -114,14 +117,14 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
     expect(touched?.expiresAt).toBeLessThanOrEqual(Date.now() + 120_000)
 
     // The owner index lives as long as configured (the absolute lifetime).
-    const ownerKey = (await dumpKeys(REDIS_URL, `${prefix}owner-sessions:*`))[0]?.key as string
-    const ownerTtl = await redis.pttl(ownerKey)
+    const ownerKey = (await dumpKeys(redis, `${prefix}owner-sessions:*`))[0]?.key as string
+    const ownerTtl = await client.pttl(ownerKey)
     expect(ownerTtl).toBeGreaterThan(HOUR - 10_000)
     expect(ownerTtl).toBeLessThanOrEqual(HOUR)
   })
 
   it('a session whose TTL ran out is gone (Redis expires it)', async () => {
-    const store = newStore(testPrefix())
+    const store = newStore(testPrefix(), redis.client())
     const id = newId()
     await store.create(id, 'owner-1', 'v1', 150)
     expect(await store.get(id)).not.toBeNull()
@@ -132,7 +135,7 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
 
   it('destroyOwner ends every session of one owner and no other', async () => {
     const prefix = testPrefix()
-    const store = newStore(prefix)
+    const store = newStore(prefix, redis.client())
     const [first, second, other] = [newId(), newId(), newId()]
     await store.create(first, 'owner-1', 'a', 60_000)
     await store.create(second, 'owner-1', 'b', 60_000)
@@ -153,10 +156,10 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
 
   it('keeps no email in any key or value: owners are hashed', async () => {
     const prefix = testPrefix()
-    const store = newStore(prefix)
+    const store = newStore(prefix, redis.client())
     await store.create(newId(), 'email:alice@example.com', 'opaque', 60_000)
     await store.create(newId(), 'email:alice@example.com', 'opaque', 60_000)
-    const dump = await dumpKeys(REDIS_URL, `${prefix}*`)
+    const dump = await dumpKeys(redis, `${prefix}*`)
     expect(dump.filter((entry) => entry.key.startsWith(`${prefix}owner-sessions:`))).toHaveLength(1)
     const text = JSON.stringify(dump)
     expect(text).not.toContain('alice')
@@ -165,13 +168,13 @@ describeWithRedis('RedisSessionStore on a real Redis', () => {
   })
 
   it('ping answers while Redis is up', async () => {
-    await expect(newStore(testPrefix()).ping()).resolves.toBeUndefined()
+    await expect(newStore(testPrefix(), redis.client()).ping()).resolves.toBeUndefined()
   })
 })
 
-describeWithRedis('what real log-ins keep in Redis', () => {
+describeOnRedis('what real log-ins keep in Redis', (redis) => {
   it('a dump of every key after log-ins, calls, a refresh and a failed log-in shows no token, no password and no email', async () => {
-    const { sim, a, b, prefix } = await cluster()
+    const { sim, a, b, prefix } = await cluster({ redis })
     const demo = await loginOver(a, DEMO)
     const admin = await loginOver(b, ADMIN)
     expect((await call(b, 'POST', CHAT_THREADS, { cookie: demo })).status).toBe(201)
@@ -181,7 +184,7 @@ describeWithRedis('what real log-ins keep in Redis', () => {
     expect((await call(b, 'POST', '/auth/login', { json: { email: ADMIN.email, password: wrongPassword } })).status).toBe(401)
     expect(sim.state.issuedTokens.length).toBeGreaterThanOrEqual(6)
 
-    const dump = await dumpKeys(REDIS_URL, `${prefix}*`)
+    const dump = await dumpKeys(redis, `${prefix}*`)
     expect(dump.filter((entry) => entry.key.startsWith(`${prefix}session:`))).toHaveLength(2)
     expect(dump.filter((entry) => entry.key.includes('rate-limit')).length).toBeGreaterThan(0)
     const text = dump.map((entry) => `${entry.key}\n${entry.value}`).join('\n')
@@ -198,12 +201,12 @@ describeWithRedis('what real log-ins keep in Redis', () => {
   })
 })
 
-describeWithRedis('refreshes and log-outs racing across instances', () => {
+describeOnRedis('refreshes and log-outs racing across instances', (redis) => {
   it('a log-out on B during a refresh on A wins: the refresh does not write the session back', async () => {
     // The upstream holds the refresh for 1 s: time enough for B's log-out even on a busy machine.
-    const { sim, a, b, prefix } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 1000 } })
+    const { sim, a, b, prefix } = await cluster({ redis, sim: { strictRotation: true, refreshDelayMs: 1000 } })
     const cookie = await loginOver(a, DEMO)
-    await onlySessionKey(prefix)
+    await onlySessionKey(redis, prefix)
     sim.expireTokens('ejento')
 
     // A's call is refused upstream, so A refreshes; the refresh takes 1 s upstream.
@@ -220,8 +223,8 @@ describeWithRedis('refreshes and log-outs racing across instances', () => {
     expect(answer.status).toBe(401)
     expect(answer.json).toMatchObject({ code: 'not_authenticated' })
     expect(sim.counter('chat_thread')).toBe(0)
-    expect(await sessionKeys(prefix)).toEqual([])
-    expect(await dumpKeys(REDIS_URL, `${prefix}refresh-lock:*`)).toEqual([])
+    expect(await sessionKeys(redis, prefix)).toEqual([])
+    expect(await dumpKeys(redis, `${prefix}refresh-lock:*`)).toEqual([])
     for (const instance of [a, b]) {
       expect((await call(instance, 'GET', '/auth/session', { cookie })).json).toEqual({ authenticated: false })
       const after = await call(instance, 'POST', CHAT_THREADS, { cookie })
@@ -229,53 +232,62 @@ describeWithRedis('refreshes and log-outs racing across instances', () => {
       expect(after.json).toMatchObject({ code: 'not_authenticated' })
     }
     // Still nothing in Redis after those calls.
-    expect(await sessionKeys(prefix)).toEqual([])
+    expect(await sessionKeys(redis, prefix)).toEqual([])
   })
 
   it('two concurrent POST /auth/refresh on A and B: one upstream refresh, both 204, the version grows by exactly one', async () => {
-    const { sim, a, b, prefix } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 500 } })
+    const { sim, a, b, prefix } = await cluster({ redis, sim: { strictRotation: true, refreshDelayMs: 500 } })
     const cookie = await loginOver(a, DEMO)
-    const redis = redisClient()
-    const key = await onlySessionKey(prefix)
-    expect(await redis.hget(key, 'v')).toBe('1')
+    const client = redis.client()
+    const key = await onlySessionKey(redis, prefix)
+    expect(await client.hget(key, 'v')).toBe('1')
 
     const [onA, onB] = await Promise.all([call(a, 'POST', '/auth/refresh', { cookie }), call(b, 'POST', '/auth/refresh', { cookie })])
     expect([onA.status, onB.status]).toEqual([204, 204])
     expect(sim.counter('refresh')).toBe(1)
     expect(sim.counter('refresh_refused')).toBe(0)
-    expect(await redis.hget(key, 'v')).toBe('2')
+    expect(await client.hget(key, 'v')).toBe('2')
 
     // The new tokens work on both; one more refresh bumps the version by one again.
     expect((await call(b, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
     expect((await call(a, 'POST', '/auth/refresh', { cookie })).status).toBe(204)
     expect(sim.counter('refresh')).toBe(2)
-    expect(await redis.hget(key, 'v')).toBe('3')
+    expect(await client.hget(key, 'v')).toBe('3')
     expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
-    expect(await redis.hget(key, 'v')).toBe('3')
-    expect(await sessionKeys(prefix)).toEqual([key])
+    expect(await client.hget(key, 'v')).toBe('3')
+    expect(await sessionKeys(redis, prefix)).toEqual([key])
   })
 })
 
-describeWithRedis('Redis round trips per proxied request', () => {
+describeOnRedis('Redis round trips per proxied request', (redis) => {
   it('in steady state each proxied request costs one HMGET on its session key and no write (the instance heartbeat aside)', async () => {
-    const { a, prefix } = await cluster()
+    const { a, prefix } = await cluster({ redis })
     const loggedInAt = Date.now()
     const cookie = await loginOver(a, DEMO)
-    const key = await onlySessionKey(prefix)
+    const key = await onlySessionKey(redis, prefix)
     expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
 
     const seen: MonitoredCommand[] = []
     // Each instance's liveness heartbeat (`instance:<id>`, once a second) is not a request's cost.
-    const monitor = monitorRedis(REDIS_URL, (command) => {
-      if (command.args.some((arg) => arg.includes(prefix)) && !command.args.some((arg) => arg.startsWith(`${prefix}instance:`))) seen.push(command)
+    // On a cluster each primary is watched: a request may only go to the one holding its session.
+    const urls = await redis.primaryUrls()
+    for (const url of urls) {
+      const monitor = monitorRedis(url, (command) => {
+        if (command.args.some((arg) => arg.includes(prefix)) && !command.args.some((arg) => arg.startsWith(`${prefix}instance:`))) seen.push(command)
+      })
+      onCleanup(async () => { monitor.close() })
+      await monitor.ready
+    }
+    // A marker command to each primary through another connection: once every MONITOR showed
+    // it, they show everything after it.
+    const markers = urls.map((url) => {
+      const marker = new Redis(url)
+      onCleanup(async () => { marker.disconnect() })
+      return marker
     })
-    onCleanup(async () => { monitor.close() })
-    await monitor.ready
-    // A marker command through another connection: once MONITOR shows it, it shows everything after it.
-    const marker = redisClient()
     const mark = async (name: string): Promise<void> => {
-      await marker.get(`${prefix}marker:${name}`)
-      await waitUntil(() => seen.some((entry) => entry.args.includes(`${prefix}marker:${name}`)), 5000, `MONITOR never showed marker ${name}`)
+      for (const marker of markers) await marker.echo(`${prefix}marker:${name}`)
+      await waitUntil(() => seen.filter((entry) => entry.args.includes(`${prefix}marker:${name}`)).length === markers.length, 5000, `MONITOR never showed marker ${name}`)
     }
     await mark('start')
     const start = seen.length

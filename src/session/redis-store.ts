@@ -430,10 +430,9 @@ export class RedisSessionStore implements SessionStore {
    */
   async ping (): Promise<void> {
     await this.#call(async () => {
-      if (!(this.#redis instanceof Cluster)) {
-        await this.#redis.ping()
-        return
-      }
+      // On a cluster this one goes to any node, once the client knows the slots.
+      await this.#redis.ping()
+      if (!(this.#redis instanceof Cluster)) return
       const connected = new Map(this.#redis.nodes('master').map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]))
       const named = new Set(this.#redis.slots.map((owners) => owners[0]))
       if (named.size === 0 || named.has(undefined)) throw new Error('the cluster\'s slots are not all known yet')
