@@ -1,13 +1,13 @@
 import { expect, it } from 'vitest'
 import { ADMIN, DEMO, sleep } from './helpers/app.js'
-import { call, cluster, describeWithRedis, loginOver, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
+import { call, cluster, describeOnRedis, dumpKeys, loginOver, testPrefix, waitUntil } from './helpers/redis.js'
 import type { Instance } from './helpers/redis.js'
 
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 
-describeWithRedis('several BFF instances sharing one Redis', () => {
+describeOnRedis('several BFF instances sharing one Redis', (redis) => {
   it('a session made on instance A works on instance B (session and API call)', async () => {
-    const { a, b, sim } = await cluster()
+    const { a, b, sim } = await cluster({ redis })
     const cookie = await loginOver(a, DEMO)
 
     const session = await call(b, 'GET', '/auth/session', { cookie })
@@ -22,7 +22,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('40 concurrent requests over A and B on an expired Ejento token: 40 successes and exactly 1 upstream refresh (strict rotation)', async () => {
-    const { a, b, sim } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 100 } })
+    const { a, b, sim } = await cluster({ redis, sim: { strictRotation: true, refreshDelayMs: 100 } })
     const cookie = await loginOver(a, DEMO)
     sim.expireTokens('ejento')
 
@@ -48,7 +48,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('regression: a refresh slower than REFRESH_LOCK_TTL is not repeated by another instance (strict rotation would end the session)', async () => {
-    const { a, b, sim } = await cluster({ sim: { strictRotation: true, refreshDelayMs: 3000 }, env: { REFRESH_LOCK_TTL: '1s' } })
+    const { a, b, sim } = await cluster({ redis, sim: { strictRotation: true, refreshDelayMs: 3000 }, env: { REFRESH_LOCK_TTL: '1s' } })
     const cookie = await loginOver(a, DEMO)
     sim.expireTokens('ejento')
     await sleep(5)
@@ -64,7 +64,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('an instance restart keeps sessions: a new instance on the same prefix accepts the old cookie', async () => {
-    const { a, another } = await cluster()
+    const { a, another } = await cluster({ redis })
     const cookie = await loginOver(a, DEMO)
     expect((await call(a, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
 
@@ -76,7 +76,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('a log-out on A refuses the cookie on B at once', async () => {
-    const { a, b } = await cluster()
+    const { a, b } = await cluster({ redis })
     const cookie = await loginOver(a, DEMO)
     expect((await call(b, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
 
@@ -90,7 +90,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
   })
 
   it('"log out everywhere" on A ends the user\'s sessions made on A and on B, not another user\'s', async () => {
-    const { a, b } = await cluster()
+    const { a, b } = await cluster({ redis })
     const onA = await loginOver(a, DEMO)
     const onB = await loginOver(b, DEMO)
     const admin = await loginOver(b, ADMIN)
@@ -116,7 +116,7 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
 
   it('rate limits are shared: 2 failed log-ins on A and 2 on B, the 4th is 429', async () => {
     const prefix = testPrefix()
-    const { a, b, sim } = await cluster({ env: { AUTH_RATE_LIMIT_PER_IP: '3', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000', AUTH_RATE_LIMIT_WINDOW: '1m', REDIS_KEY_PREFIX: prefix } })
+    const { a, b, sim } = await cluster({ redis, env: { AUTH_RATE_LIMIT_PER_IP: '3', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000', AUTH_RATE_LIMIT_WINDOW: '1m', REDIS_KEY_PREFIX: prefix } })
     const wrong = { email: DEMO.email, password: 'not-the-password' }
     const statuses: number[] = []
     for (const instance of [a, a, b, b]) {
@@ -133,15 +133,15 @@ describeWithRedis('several BFF instances sharing one Redis', () => {
     expect(sim.counter('login')).toBe(0)
 
     // Regression: the counters were named `<prefix>rate-limit:undefinedundefined-ip:...`.
-    const redis = redisClient()
-    const keys = (await redis.keys(`${prefix}rate-limit:*`)).sort()
+    const client = redis.client()
+    const keys = (await dumpKeys(redis, `${prefix}rate-limit:*`)).map(({ key }) => key).sort()
     expect(keys).toHaveLength(2)
     expect(keys[0]).toMatch(new RegExp(`^${prefix}rate-limit:account:[A-Za-z0-9_-]{22}$`))
     expect(keys[1]).toBe(`${prefix}rate-limit:ip:127.0.0.1`)
-    expect(await redis.get(keys[1] as string)).toBe('5')
+    expect(await client.get(keys[1] as string)).toBe('5')
     // Each counter expires with its window.
     for (const key of keys) {
-      const ttl = await redis.pttl(key)
+      const ttl = await client.pttl(key)
       expect(ttl).toBeGreaterThan(0)
       expect(ttl).toBeLessThanOrEqual(60_000)
     }
