@@ -61,6 +61,22 @@ export class ContractChecker {
     this.#ajv.addSchema({ ...structuredClone(document), $id: DOCUMENT_ID })
   }
 
+  /** Compiles every schema an answer may be checked against now, rather than during a test's first requests (some time things). */
+  compileAll (): this {
+    for (const [path, operations] of Object.entries(this.#document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, entry] of Object.entries(operation.responses ?? {})) {
+          for (const [media, mediaType] of Object.entries(entry.content ?? {})) {
+            const base = `#/paths/${escapePointer(path)}/${method}/responses/${status}/content/${escapePointer(media)}`
+            this.#validator(`${base}/schema`)
+            for (const name of Object.keys(mediaType['x-sse-events'] ?? {})) this.#validator(`${base}/x-sse-events/${escapePointer(name)}`)
+          }
+        }
+      }
+    }
+    return this
+  }
+
   /** Whether the document lists this route at all (the docs UI and the CORS preflight it does not). */
   documents (route: string): boolean {
     return this.#document.paths[documentPath(route)] !== undefined
@@ -121,12 +137,17 @@ export class ContractChecker {
     return problems
   }
 
-  #schemaViolations (at: string, pointer: string, value: unknown, name: string): string[] {
+  #validator (pointer: string): ValidateFunction {
     let validate = this.#validators.get(pointer)
     if (validate === undefined) {
       validate = this.#ajv.compile({ $ref: `${DOCUMENT_ID}${pointer}` })
       this.#validators.set(pointer, validate)
     }
+    return validate
+  }
+
+  #schemaViolations (at: string, pointer: string, value: unknown, name: string): string[] {
+    const validate = this.#validator(pointer)
     if (validate(value)) return []
     return [`${at}: ${this.#ajv.errorsText(validate.errors, { dataVar: name, separator: '; ' })}\n  ${name}: ${snippet(JSON.stringify(value))}`]
   }
@@ -144,12 +165,14 @@ export function checkAnswersAgainstDocument (app: FastifyInstance): void {
     return payload
   })
   let checker: ContractChecker | undefined
+  // Made while the app gets ready, so that no test's timing pays for it.
+  app.addHook('onReady', async () => { checker = checkerFor(app.swagger() as unknown as OpenApiDocument) })
   const inject = app.inject.bind(app)
   const checked = async (options: InjectOptions | string): Promise<LightMyRequestResponse> => {
     const response = await inject(options)
     const route = routes.get(response.raw.req)
     if (route === undefined) return response
-    checker ??= new ContractChecker(app.swagger() as unknown as OpenApiDocument)
+    checker ??= checkerFor(app.swagger() as unknown as OpenApiDocument)
     const violations = checker.violations({
       method: response.raw.req.method ?? 'GET',
       route,
@@ -166,6 +189,19 @@ export function checkAnswersAgainstDocument (app: FastifyInstance): void {
     if (options === undefined || callback !== undefined) return (inject as (...args: unknown[]) => unknown)(options, callback)
     return checked(options)
   }) as FastifyInstance['inject']
+}
+
+/** Checkers by document: every app of a test file has the same document but for the cookie's name, compiled once. */
+const checkers = new Map<string, ContractChecker>()
+
+function checkerFor (document: OpenApiDocument): ContractChecker {
+  const key = JSON.stringify(document)
+  let checker = checkers.get(key)
+  if (checker === undefined) {
+    checker = new ContractChecker(document).compileAll()
+    checkers.set(key, checker)
+  }
+  return checker
 }
 
 const unchecked = new WeakMap<FastifyInstance, (options: InjectOptions | string) => Promise<LightMyRequestResponse>>()
