@@ -1,18 +1,18 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { HttpProblem } from '../src/errors.js'
 import { RedisRefreshLock } from '../src/session/redis-refresh-lock.js'
 import { onCleanup, sleep } from './helpers/app.js'
-import { describeWithRedis, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
+import { describeOnRedis, testPrefix, waitUntil } from './helpers/redis.js'
 
-function lockOn (redis: Redis, options: { ttlMs: number, maxHoldMs?: number }): { lock: RedisRefreshLock, key: (name: string) => string } {
+function lockOn (redis: Redis | Cluster, options: { ttlMs: number, maxHoldMs?: number }): { lock: RedisRefreshLock, key: (name: string) => string } {
   const prefix = testPrefix()
   return { lock: new RedisRefreshLock(redis, { prefix, ...options }), key: (name) => `${prefix}refresh-lock:${name}` }
 }
 
-describeWithRedis('the refresh lock in Redis', () => {
+describeOnRedis('the refresh lock in Redis', (deployment) => {
   it('is released only by its owner: a late owner whose lock expired does not free its successor\'s', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const { lock, key } = lockOn(redis, { ttlMs: 5000 })
     const releaseFirst = await lock.acquire('s1')
     const firstOwner = await redis.get(key('s1'))
@@ -30,7 +30,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('outlives a crashed holder only by the TTL', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const { lock, key } = lockOn(redis, { ttlMs: 300 })
     // A holder that died right after taking the lock: it never extends nor releases it.
     await redis.set(key('s2'), 'dead-holder', 'PX', 300, 'NX')
@@ -44,7 +44,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('is kept by a live holder past its TTL, so nobody else gets it during a slow refresh', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const { lock, key } = lockOn(redis, { ttlMs: 1000, maxHoldMs: 20_000 })
     const release = await lock.acquire('s3')
     const owner = await redis.get(key('s3'))
@@ -58,7 +58,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('stops being extended once its holder is past the longest hold, so a stuck holder blocks at most that plus the TTL', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const { lock, key } = lockOn(redis, { ttlMs: 300, maxHoldMs: 300 })
     await lock.acquire('s5') // never released: the holder is stuck
 
@@ -68,7 +68,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('gives a waiter 503 refresh_busy once the longest refresh and the TTL have passed', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const { lock, key } = lockOn(redis, { ttlMs: 100, maxHoldMs: 100 })
     await redis.set(key('s4'), 'stuck-holder', 'PX', 60_000)
     const started = Date.now()
@@ -82,7 +82,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('an announced refresh is alive while its instance beats, and dead only once its key lapsed while Redis stayed reachable', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const prefix = testPrefix()
     const options = { prefix, ttlMs: 1000, livenessTtlMs: 300, settleMs: 600 }
     const holder = new RedisRefreshLock(redis, options)
@@ -102,7 +102,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('does not call an instance dead while its own view of Redis has only just come back (every key lapsed during the outage)', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const prefix = testPrefix()
     const holder = new RedisRefreshLock(redis, { prefix, livenessTtlMs: 300, settleMs: 600 })
     onCleanup(async () => { await holder.close() })
@@ -117,7 +117,7 @@ describeWithRedis('the refresh lock in Redis', () => {
   })
 
   it('concludes only its own announcement', async () => {
-    const redis = redisClient()
+    const redis = deployment.client()
     const prefix = testPrefix()
     const first = new RedisRefreshLock(redis, { prefix })
     const second = new RedisRefreshLock(redis, { prefix })

@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { RedisSessionStore } from '../src/session/redis-store.js'
 import { DEMO } from './helpers/app.js'
-import { REDIS_URL, call, cluster, describeWithRedis, dumpKeys, loginOver, redisClient, testPrefix, waitUntil } from './helpers/redis.js'
+import { call, cluster, describeOnRedis, dumpKeys, loginOver, testPrefix, waitUntil } from './helpers/redis.js'
+import type { RedisDeployment } from './helpers/redis.js'
 
 const HOUR = 3_600_000
 
-function newStore (prefix: string, redis: Redis, secrets = [randomBytes(32).toString('base64url')]): RedisSessionStore {
+function newStore (prefix: string, redis: Redis | Cluster, secrets = [randomBytes(32).toString('base64url')]): RedisSessionStore {
   return new RedisSessionStore(redis, { prefix, secrets, ownerIndexTtlMs: HOUR })
 }
 
@@ -16,11 +17,12 @@ function newId (): string {
 }
 
 /** How many session ids the owner indexes under a prefix hold, whatever their Redis type. */
-async function indexedIds (redis: Redis, prefix: string): Promise<number> {
+async function indexedIds (redis: RedisDeployment, prefix: string): Promise<number> {
+  const client = redis.client()
   let count = 0
-  for (const { key } of await dumpKeys(REDIS_URL, `${prefix}owner*`)) {
-    const type = await redis.type(key)
-    count += type === 'zset' ? await redis.zcard(key) : type === 'set' ? await redis.scard(key) : 0
+  for (const { key } of await dumpKeys(redis, `${prefix}owner*`)) {
+    const type = await client.type(key)
+    count += type === 'zset' ? await client.zcard(key) : type === 'set' ? await client.scard(key) : 0
   }
   return count
 }
@@ -30,16 +32,16 @@ function plainHash (value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 22)
 }
 
-describeWithRedis('regression: the owner index of log-out everywhere stays bounded', () => {
+describeOnRedis('regression: the owner index of log-out everywhere stays bounded', (redis) => {
   it('ids of sessions that ended are dropped at the next log-in: 5 rounds of 40 short sessions leave the index at the live ones', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const live = [newId()]
     await store.create(live[0] as string, 'owner-1', 'live', 60_000)
     for (let round = 1; round <= 5; round++) {
       await Promise.all(Array.from({ length: 40 }, async () => { await store.create(newId(), 'owner-1', 'short', 200) }))
-      await waitUntil(async () => (await dumpKeys(REDIS_URL, `${prefix}session:*`)).length === round, 10_000, 'the short sessions never expired')
+      await waitUntil(async () => (await dumpKeys(redis, `${prefix}session:*`)).length === round, 10_000, 'the short sessions never expired')
       const next = newId()
       live.push(next)
       await store.create(next, 'owner-1', 'live', 60_000)
@@ -50,13 +52,13 @@ describeWithRedis('regression: the owner index of log-out everywhere stays bound
     // Log out everywhere still ends every live session, and leaves nothing behind.
     expect(await store.destroyOwner('owner-1')).toBe(live.length)
     for (const id of live) expect(await store.get(id)).toBeNull()
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toEqual([])
+    expect(await dumpKeys(redis, `${prefix}*`)).toEqual([])
   })
 
   it('a session kept alive by touch or update stays in the index after its first expiry, so log-out everywhere still ends it', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const [touched, updated, ended] = [newId(), newId(), newId()]
     await store.create(touched, 'owner-1', 'a', 500)
     await store.create(updated, 'owner-1', 'b', 500)
@@ -75,8 +77,8 @@ describeWithRedis('regression: the owner index of log-out everywhere stays bound
 
   it('a log-out removes its id from the index, and touch or update never add it back', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const [kept, gone] = [newId(), newId()]
     await store.create(kept, 'owner-1', 'a', 60_000)
     await store.create(gone, 'owner-1', 'b', 60_000)
@@ -89,27 +91,26 @@ describeWithRedis('regression: the owner index of log-out everywhere stays bound
 
   it('log-out everywhere also ends the sessions an earlier version indexed in a set under a plain hash', async () => {
     const prefix = testPrefix()
-    const redis = redisClient()
-    const store = newStore(prefix, redis)
+    const client = redis.client()
+    const store = newStore(prefix, client)
     const [earlier, current] = [newId(), newId()]
     // What the previous version wrote at a log-in.
-    await redis.hset(`${prefix}session:${earlier}`, 'd', 'x', 'v', 1, 'e', Date.now() + 60_000, 'o', plainHash('owner-1'))
-    await redis.pexpire(`${prefix}session:${earlier}`, 60_000)
-    await redis.sadd(`${prefix}owner:${plainHash('owner-1')}`, earlier)
+    await client.hset(redis.sessionKey(prefix, earlier), 'd', 'x', 'v', 1, 'e', Date.now() + 60_000, 'o', plainHash('owner-1'))
+    await client.pexpire(redis.sessionKey(prefix, earlier), 60_000)
+    await client.sadd(`${prefix}owner:${plainHash('owner-1')}`, earlier)
     await store.create(current, 'owner-1', 'y', 60_000)
     // A touch still works on such a session, and adds nothing to any index.
     expect(await store.touch(earlier, 60_000)).toBe(true)
     expect(await store.destroyOwner('owner-1')).toBe(2)
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toEqual([])
+    expect(await dumpKeys(redis, `${prefix}*`)).toEqual([])
   })
 
   it('through the app: 12 log-ins whose sessions idle out, then 2 live ones; the index holds 2 and log-out everywhere ends both', async () => {
     // Sessions end by idling long before the index itself would expire (SESSION_MAX_AGE after the latest log-in).
     const env = { SESSION_IDLE_TIMEOUT: '3s', SESSION_MAX_AGE: '1h', AUTH_RATE_LIMIT_PER_IP: '1000', AUTH_RATE_LIMIT_PER_ACCOUNT: '1000' }
-    const { a, b, prefix } = await cluster({ env })
-    const redis = redisClient()
+    const { a, b, prefix } = await cluster({ redis, env })
     for (let index = 0; index < 12; index++) await loginOver(index % 2 === 0 ? a : b, DEMO)
-    await waitUntil(async () => (await dumpKeys(REDIS_URL, `${prefix}session:*`)).length === 0, 15_000, 'the short sessions never expired')
+    await waitUntil(async () => (await dumpKeys(redis, `${prefix}session:*`)).length === 0, 15_000, 'the short sessions never expired')
 
     const first = await loginOver(a, DEMO)
     const second = await loginOver(b, DEMO)
@@ -117,23 +118,23 @@ describeWithRedis('regression: the owner index of log-out everywhere stays bound
     expect((await call(b, 'GET', '/auth/session', { cookie: second })).json).toMatchObject({ authenticated: true })
     expect((await call(a, 'POST', '/auth/logout?scope=all', { cookie: first })).status).toBe(204)
     expect((await call(a, 'GET', '/auth/session', { cookie: second })).json).toEqual({ authenticated: false })
-    expect(await dumpKeys(REDIS_URL, `${prefix}session:*`)).toEqual([])
+    expect(await dumpKeys(redis, `${prefix}session:*`)).toEqual([])
   })
 })
 
-describeWithRedis('regression: Redis key names do not let a reader test candidate emails or user ids', () => {
+describeOnRedis('regression: Redis key names do not let a reader test candidate emails or user ids', (redis) => {
   it('account counters and owner indexes are named by an HMAC under the secret: not a plain hash, different under another secret', async () => {
     const email = 'someone-unknown@example.com'
     const names: Array<{ account: string[], owner: string[] }> = []
     for (let deployment = 0; deployment < 2; deployment++) {
-      const { a, b, prefix } = await cluster({ env: { AUTH_RATE_LIMIT_PER_ACCOUNT: '3', AUTH_RATE_LIMIT_PER_IP: '1000' } })
+      const { a, b, prefix } = await cluster({ redis, env: { AUTH_RATE_LIMIT_PER_ACCOUNT: '3', AUTH_RATE_LIMIT_PER_IP: '1000' } })
       // The per-account limit still holds across instances.
       for (const instance of [a, b, a]) expect((await call(instance, 'POST', '/auth/login', { json: { email, password: 'wrong-password' } })).status).toBe(401)
       expect((await call(b, 'POST', '/auth/login', { json: { email, password: 'wrong-password' } })).status).toBe(429)
       const cookie = await loginOver(a, DEMO)
       const userId = String((await call(b, 'GET', '/auth/session', { cookie })).json.user.id)
 
-      const keys = (await dumpKeys(REDIS_URL, `${prefix}*`)).map((entry) => entry.key)
+      const keys = (await dumpKeys(redis, `${prefix}*`)).map((entry) => entry.key)
       const account = keys.filter((key) => key.startsWith(`${prefix}rate-limit:account:`))
       const owner = keys.filter((key) => key.startsWith(`${prefix}owner`))
       expect(account).toHaveLength(2)

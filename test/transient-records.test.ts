@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MemorySessionStore } from '../src/session/memory-store.js'
 import { RedisSessionStore } from '../src/session/redis-store.js'
 import type { SessionStore } from '../src/session/store.js'
-import { REDIS_URL, describeWithRedis, dumpKeys, redisClient, testPrefix } from './helpers/redis.js'
+import { describeOnRedis, dumpKeys, testPrefix } from './helpers/redis.js'
+import type { RedisDeployment } from './helpers/redis.js'
 
 const SECRET_A = 'transient-secret-a-0123456789-0123456789'
 const SECRET_B = 'transient-secret-b-9876543210-9876543210'
@@ -19,8 +20,8 @@ function memoryStore (options: { maxCount?: number, now?: () => number } = {}): 
   return store
 }
 
-function redisStore (prefix: string, secrets = [SECRET_A]): RedisSessionStore {
-  return new RedisSessionStore(redisClient(), { prefix, secrets, ownerIndexTtlMs: 3_600_000 })
+function redisStore (redis: RedisDeployment, prefix: string, secrets = [SECRET_A]): RedisSessionStore {
+  return new RedisSessionStore(redis.client(), { prefix, secrets, ownerIndexTtlMs: 3_600_000 })
 }
 
 const key = (): string => `login:${randomBytes(12).toString('base64url')}`
@@ -110,53 +111,53 @@ describe('transient records in the in-process store', () => {
   })
 })
 
-describeWithRedis('transient records in Redis', () => {
-  behavesAsTransientStore(() => redisStore(testPrefix()))
+describeOnRedis('transient records in Redis', (redis) => {
+  behavesAsTransientStore(() => redisStore(redis, testPrefix()))
 
   it('names each record with an HMAC under the prefix, never with its key, and gives it the TTL', async () => {
     const prefix = testPrefix()
-    const store = redisStore(prefix)
+    const store = redisStore(redis, prefix)
     const named = 'passwordless-email:someone@example.com'
     await store.putTransient(named, 'sealed', 600_000)
 
-    const dump = await dumpKeys(REDIS_URL, `${prefix}*`)
+    const dump = await dumpKeys(redis, `${prefix}*`)
     expect(dump).toHaveLength(1)
     const [entry] = dump as [{ key: string, value: string }]
     expect(entry.key).toMatch(new RegExp(`^${prefix}transient:[A-Za-z0-9_-]{22}$`))
     expect(entry.key).not.toContain('someone')
     expect(entry.value).toBe('sealed')
-    const ttl = await redisClient().pttl(entry.key)
+    const ttl = await redis.client().pttl(entry.key)
     expect(ttl).toBeGreaterThan(590_000)
     expect(ttl).toBeLessThanOrEqual(600_000)
 
     // Another secret names it otherwise: the name is keyed, not a plain hash.
-    await redisStore(prefix, [SECRET_B]).putTransient(named, 'other', 600_000)
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toHaveLength(2)
+    await redisStore(redis, prefix, [SECRET_B]).putTransient(named, 'other', 600_000)
+    expect(await dumpKeys(redis, `${prefix}*`)).toHaveLength(2)
   })
 
   it('during a secret rotation every instance finds a record whichever first secret wrote it; a replace leaves one name', async () => {
     const prefix = testPrefix()
-    const before = redisStore(prefix, [SECRET_A])
-    const during = redisStore(prefix, [SECRET_B, SECRET_A])
+    const before = redisStore(redis, prefix, [SECRET_A])
+    const during = redisStore(redis, prefix, [SECRET_B, SECRET_A])
     const mine = key()
     await before.putTransient(mine, 'written-under-a', 60_000)
     expect(await during.getTransient(mine)).toBe('written-under-a')
 
     await during.putTransient(mine, 'written-under-b', 60_000)
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toHaveLength(1)
+    expect(await dumpKeys(redis, `${prefix}*`)).toHaveLength(1)
     expect(await during.takeTransient(mine)).toBe('written-under-b')
     expect(await before.getTransient(mine)).toBeNull()
 
     await before.putTransient(mine, 'again-under-a', 60_000)
     await during.deleteTransient(mine)
-    expect(await dumpKeys(REDIS_URL, `${prefix}*`)).toHaveLength(0)
+    expect(await dumpKeys(redis, `${prefix}*`)).toHaveLength(0)
   })
 
   it('two stores on one Redis (two instances) share the records: one takes what the other put', async () => {
     const prefix = testPrefix()
     const mine = key()
-    await redisStore(prefix).putTransient(mine, 'shared', 60_000)
-    const [a, b] = [redisStore(prefix), redisStore(prefix)]
+    await redisStore(redis, prefix).putTransient(mine, 'shared', 60_000)
+    const [a, b] = [redisStore(redis, prefix), redisStore(redis, prefix)]
     const taken = await Promise.all([a.takeTransient(mine), b.takeTransient(mine)])
     expect(taken.filter((data) => data !== null)).toEqual(['shared'])
   })
