@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { HttpProblem, problems } from '../../errors.js'
 import { problemResponses } from '../responses.js'
 import type { PendingLoginCookie } from './pending-login-cookie.js'
+import { MAX_WRONG_CODES } from './pending-logins.js'
 import type { PendingLogin, PendingLogins } from './pending-logins.js'
 import { passwordlessStartBody, passwordlessStartSchema, passwordlessVerifyBody, problemWith, sessionSchema } from './schemas.js'
 import type { PasswordlessStartBody, PasswordlessVerifyBody } from './schemas.js'
@@ -119,7 +120,7 @@ export default async function passwordlessRoutes (app: FastifyInstance, options:
       throw new HttpProblem(400, 'passwordless_not_started', 'No log-in code is pending for this browser or address: ask for a code first (it lasts 10 minutes).')
     }
     if (login.otpSessionId === undefined) {
-      await pending.restore(target.id, login)
+      await restoreAfterWrongCode(target.id, login)
       throw invalidCode()
     }
 
@@ -137,11 +138,14 @@ export default async function passwordlessRoutes (app: FastifyInstance, options:
       throw error
     }
     if (answer.statusCode !== 200) {
-      // Not used up: another try may follow (Ejento itself ends the otp session after 5 wrong ones).
+      if (CODE_REFUSED.has(answer.statusCode)) {
+        await restoreAfterWrongCode(target.id, login)
+        throw invalidCode()
+      }
+      // Not the code's fault: the same try may be made again.
       await pending.restore(target.id, login)
       if (answer.statusCode >= 500) throw problems.upstreamError('authentication', answer.statusCode)
       if (answer.statusCode === 429) throw upstreamRateLimited()
-      if (CODE_REFUSED.has(answer.statusCode)) throw invalidCode()
       throw problems.upstreamError('authentication', answer.statusCode)
     }
 
@@ -150,6 +154,19 @@ export default async function passwordlessRoutes (app: FastifyInstance, options:
     cookie.clear(reply)
     return session
   })
+
+  /**
+   * A wrong code: another try may follow, up to MAX_WRONG_CODES for one code sent, however many
+   * addresses or minutes the rate limits would allow (Ejento ends its otp session after 5 as well).
+   */
+  async function restoreAfterWrongCode (id: string, login: PendingLogin): Promise<void> {
+    const wrongCodes = (login.wrongCodes ?? 0) + 1
+    if (wrongCodes >= MAX_WRONG_CODES) {
+      await pending.forgetEmail(id, login)
+      return
+    }
+    await pending.restore(id, { ...login, wrongCodes })
+  }
 }
 
 function invalidCode (): HttpProblem {

@@ -15,8 +15,13 @@ export interface PendingLogin {
   email?: string
   /** Password-less: Ejento's otp session. Absent when Ejento refused the address: then every code is wrong. */
   otpSessionId?: string
+  /** Password-less: codes refused so far; at `MAX_WRONG_CODES` the log-in ends (a new code must be asked for). */
+  wrongCodes?: number
   expiresAt: number
 }
+
+/** Wrong codes one pending log-in survives, whatever the rate limits allow: guessing stops here. */
+export const MAX_WRONG_CODES = 5
 
 const RECORD = 'pending-login:'
 const BY_EMAIL = 'pending-login-email:'
