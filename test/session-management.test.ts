@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator } from '../src/simulator/index.js'
 import { ADMIN, DEMO, onCleanup, testConfig } from './helpers/app.js'
-import { REDIS_URL, call, redisAvailable, startInstance, testPrefix } from './helpers/redis.js'
-import type { Instance } from './helpers/redis.js'
+import { call, describeOnRedis, startInstance, testPrefix } from './helpers/redis.js'
+import type { Instance, RedisDeployment } from './helpers/redis.js'
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -24,10 +24,10 @@ async function inProcess (): Promise<Deployment> {
   return { sim, a, b: a }
 }
 
-async function onRedis (): Promise<Deployment> {
+async function onRedis (redis: RedisDeployment): Promise<Deployment> {
   const sim = await startSimulator()
   onCleanup(sim.close)
-  const env = { ...LIMITS, REDIS_URL, REDIS_KEY_PREFIX: testPrefix(), SESSION_SECRET: randomBytes(32).toString('base64url') }
+  const env = { ...LIMITS, ...redis.env(), REDIS_KEY_PREFIX: testPrefix(), SESSION_SECRET: randomBytes(32).toString('base64url') }
   return { sim, a: await startInstance(testConfig(sim, env)), b: await startInstance(testConfig(sim, env)) }
 }
 
@@ -53,9 +53,11 @@ function sessionIdIn (cookie: string): string {
   return decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)).split('.')[0] as string
 }
 
-const stores = redisAvailable ? [['the in-process store', inProcess], ['Redis, two instances', onRedis]] as const : [['the in-process store', inProcess]] as const
+describe('the user\'s sessions, on the in-process store', () => { behavesAsSessionManagement(inProcess) })
+describeOnRedis('the user\'s sessions, two instances', (redis) => { behavesAsSessionManagement(async () => await onRedis(redis)) })
 
-describe.each(stores)('the user\'s sessions, on %s', (_name, deploy) => {
+/** What every store does alike, with one instance (in-process) or two sharing Redis. */
+function behavesAsSessionManagement (deploy: () => Promise<Deployment>): void {
   it('lists every session of the user, latest first, with device, coarse address and the current one marked; a handle is not a cookie', async () => {
     const { a, b } = await deploy()
     const laptop = await loginAs(a, FIREFOX)
@@ -165,7 +167,7 @@ describe.each(stores)('the user\'s sessions, on %s', (_name, deploy) => {
     expect(deactivated.json).toMatchObject({ ended_sessions: 2 })
     expect([await works(a, sessions[0] as string), await works(b, sessions[1] as string), await works(a, admin)]).toEqual([401, 401, 201])
   })
-})
+}
 
 describe('session list bookkeeping', () => {
   it('an ordinary proxied call does not change the list (no write per request), and expired sessions leave the index', async () => {
