@@ -30,6 +30,7 @@ import { closeRedis, createRedisClient } from './redis.js'
 import { MemorySessionStore } from './session/memory-store.js'
 import { RedisRefreshLock } from './session/redis-refresh-lock.js'
 import { RedisSessionStore } from './session/redis-store.js'
+import { replicaWait } from './session/replica-wait.js'
 import { refreshHoldLimitMs } from './session/vault.js'
 import type { RefreshLock } from './session/refresh-lock.js'
 import type { SessionStore } from './session/store.js'
@@ -113,7 +114,13 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   // Built only when used: the in-process store runs a sweeper timer for as long as it lives.
   const store: SessionStore = options.store ?? (redis === undefined || config.redis === undefined
     ? new MemorySessionStore({ maxCount: config.session.maxCount })
-    : new RedisSessionStore(redis, { prefix: config.redis.keyPrefix, secrets: config.session.secrets, ownerIndexTtlMs: config.session.maxAgeMs }))
+    : new RedisSessionStore(redis, {
+      prefix: config.redis.keyPrefix,
+      secrets: config.session.secrets,
+      ownerIndexTtlMs: config.session.maxAgeMs,
+      // With replicas, fresh tokens are on one before the answer leaves (REDIS_WAIT_REPLICAS).
+      ...(config.redis.waitReplicas > 0 ? { afterTokenSave: replicaWait(redis, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs, log: app.log }) } : {})
+    }))
   await app.register(sessionStore, {
     store,
     secrets: config.session.secrets,

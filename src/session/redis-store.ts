@@ -167,6 +167,12 @@ export interface RedisSessionStoreOptions {
   secrets: readonly string[]
   /** How long an owner's index lives after that owner's latest log-in: the absolute session lifetime. */
   ownerIndexTtlMs: number
+  /**
+   * Runs after each write of a session record with tokens (create, replace, renew, update),
+   * with that session's key, before the store answers: REDIS_WAIT_REPLICAS's WAIT
+   * (src/session/replica-wait.ts). Rejecting fails the save as Redis being away does.
+   */
+  afterTokenSave?: (sessionKey: string) => Promise<void>
   now?: () => number
 }
 
@@ -185,6 +191,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #transientNameKeys: Buffer[]
   readonly #ownerIndexTtlMs: number
   readonly #now: () => number
+  readonly #afterTokenSave: (sessionKey: string) => Promise<void>
 
   constructor (redis: RedisConnection, options: RedisSessionStoreOptions) {
     if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
@@ -200,6 +207,7 @@ export class RedisSessionStore implements SessionStore {
     this.#transientNameKeys = options.secrets.map((secret) => deriveKey(secret, TRANSIENT_NAME_LABEL))
     this.#ownerIndexTtlMs = options.ownerIndexTtlMs
     this.#now = options.now ?? Date.now
+    this.#afterTokenSave = options.afterTokenSave ?? (async () => {})
     this.#redis = redis as RedisConnection & SessionCommands
     const scripts: Array<[keyof SessionCommands, number, string]> = [
       ['bffSessionWrite', 1, WRITE_SESSION], ['bffIndexAdd', 1, INDEX_ADD], ['bffIndexRescore', 1, INDEX_RESCORE],
@@ -221,6 +229,7 @@ export class RedisSessionStore implements SessionStore {
     await this.#call(async () => {
       await this.#write(id, ownerName, data, ttlMs)
       await this.#index(ownerName, id, ttlMs)
+      await this.#afterTokenSave(this.#sessionKey(id))
     })
     return 1
   }
@@ -243,6 +252,7 @@ export class RedisSessionStore implements SessionStore {
       }
       await this.#index(ownerName, id, ttlMs)
       await this.#unindex(detail, previousId)
+      await this.#afterTokenSave(this.#sessionKey(id))
       return { created: 1 }
     })
   }
@@ -259,6 +269,7 @@ export class RedisSessionStore implements SessionStore {
       const [moved, previousOwner] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, expectedVersion)
       if (moved === 1) {
         await this.#unindex(previousOwner, previousId)
+        await this.#afterTokenSave(this.#sessionKey(id))
         return 1
       }
       // Best effort: a session left behind has an id nobody was given, and expires.
@@ -273,7 +284,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
-    const version = await this.#call(async () => await this.#redis.bffSessionUpdate(this.#sessionKey(id), expectedVersion, data, ttlMs, this.#now() + ttlMs))
+    const version = await this.#call(async () => {
+      const written = await this.#redis.bffSessionUpdate(this.#sessionKey(id), expectedVersion, data, ttlMs, this.#now() + ttlMs)
+      if (written !== null) await this.#afterTokenSave(this.#sessionKey(id))
+      return written
+    })
     return version === null ? null : Number(version)
   }
 
