@@ -1,9 +1,10 @@
-import { expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
 import { DEMO, onCleanup, testConfig } from './helpers/app.js'
-import { call, describeWithRedisServer, loginOver, startInstance, startOwnRedis, waitUntil } from './helpers/redis.js'
+import { call, loginOver, redisAvailable, redisCliBinary, redisServerBinary, startInstance, startOwnRedis, waitUntil } from './helpers/redis.js'
 import type { CallAnswer, Instance } from './helpers/redis.js'
+import { startRedisCluster } from './helpers/redis-cluster.js'
 
 const CHAT_THREADS = '/api/agents/1/chat-threads'
 const UNREACHABLE = 'Redis is unreachable'
@@ -28,11 +29,40 @@ function linesWith (instance: Instance, text: string): string[] {
   return instance.logs.filter((line) => line.includes(text))
 }
 
-describeWithRedisServer('a Redis outage', () => {
+/** A Redis of the test's own that it can stop and start again, keeping its data (as production Redis persists it). */
+interface OwnRedis {
+  /** What a BFF needs to use it. */
+  env: Record<string, string>
+  /** A port the BFF's log line names. */
+  port: number
+  stop: () => Promise<void>
+  start: () => Promise<void>
+}
+
+async function onePrimary (): Promise<OwnRedis> {
+  const redis = await startOwnRedis()
+  return { env: { REDIS_URL: redis.url }, port: redis.port, stop: redis.stop, start: redis.start }
+}
+
+/** Three primaries and their replicas, every node killed at once (append-only files synced on every write). */
+async function aCluster (): Promise<OwnRedis> {
+  const redis = await startRedisCluster({ persist: true })
+  return { env: redis.env, port: redis.nodes[0]?.port as number, stop: redis.stop, start: redis.start }
+}
+
+const required = process.env.REQUIRE_REDIS === '1'
+const deployments: Array<[string, () => Promise<OwnRedis>]> = [
+  ...((redisServerBinary && redisAvailable) || required ? [['one Redis primary', onePrimary] as [string, () => Promise<OwnRedis>]] : []),
+  ...((redisServerBinary && redisCliBinary) || required ? [['a Redis Cluster', aCluster] as [string, () => Promise<OwnRedis>]] : [])
+]
+const nothingToStart = deployments.length === 0
+if (nothingToStart) deployments.push(['no Redis to start (skipped)', onePrimary])
+
+describe.skipIf(nothingToStart).each(deployments)('a Redis outage, on %s', (_name, startRedis) => {
   it('answers 503 store_unavailable while Redis is down (never 500 or 401), stays alive, and recovers by itself', async () => {
-    const redis = await startOwnRedis()
+    const redis = await startRedis()
     const sim = await simulator()
-    const app = await startInstance(testConfig(sim, { REDIS_URL: redis.url }))
+    const app = await startInstance(testConfig(sim, redis.env))
     const cookie = await loginOver(app, DEMO)
     expect((await call(app, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
 
@@ -77,9 +107,9 @@ describeWithRedisServer('a Redis outage', () => {
   })
 
   it('regression: Redis away while a refresh is under way and back within seconds: the fresh tokens are saved, not lost (strict rotation would end the session)', async () => {
-    const redis = await startOwnRedis()
+    const redis = await startRedis()
     const sim = await simulator({ strictRotation: true, refreshDelayMs: 1500 })
-    const app = await startInstance(testConfig(sim, { REDIS_URL: redis.url }))
+    const app = await startInstance(testConfig(sim, redis.env))
     const cookie = await loginOver(app, DEMO)
     sim.expireTokens('ejento')
     await new Promise((resolve) => setTimeout(resolve, 5))
@@ -104,10 +134,10 @@ describeWithRedisServer('a Redis outage', () => {
   })
 
   it('an app started while its Redis is down starts, says so in one clear line, and becomes ready when Redis starts', async () => {
-    const redis = await startOwnRedis()
+    const redis = await startRedis()
     await redis.stop()
     const sim = await simulator()
-    const app = await startInstance(testConfig(sim, { REDIS_URL: redis.url }), { waitReady: false })
+    const app = await startInstance(testConfig(sim, redis.env), { waitReady: false })
 
     await waitUntil(() => linesWith(app, UNREACHABLE).length > 0, 10_000, `no "${UNREACHABLE}" log line`)
     expect((await call(app, 'GET', '/healthz')).status).toBe(200)
