@@ -156,6 +156,8 @@ describeOnRedisCluster('BFF instances on a Redis Cluster', (redis) => {
     const cookies: string[] = []
     for (let index = 0; index < 12; index++) cookies.push(await loginOver(index % 2 === 0 ? a : b, DEMO))
     expect((await call(a, 'GET', '/readyz')).status).toBe(200)
+    // Each token save waited for its primary's replica (WAIT on the node that holds the key), and got it.
+    expect([...a.logs, ...b.logs].filter((line) => line.includes('not acknowledged by enough Redis replicas'))).toEqual([])
 
     const nodes = theRedisCluster()
     const [victim] = await nodes.primaries()
