@@ -34,9 +34,24 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     })
     redis.on('+node', (_node: Redis, key: string) => { reported.delete(key) })
     redis.on('ready', () => { reported.clear() })
+  } else {
+    // ioredis gives up for good ('end') when a connection attempt is cut short, which its own
+    // fail-over detector does when +switch-master arrives while the client is reconnecting
+    // (test/redis-sentinel.test.ts met it in about one fail-over in five: that instance then
+    // answered 503 for ever). Only closeRedis may end the client; any other end starts it again.
+    redis.on('end', () => {
+      if (closing.has(redis)) return
+      log.warn({ redis: where }, 'the Redis client stopped reconnecting; starting it again')
+      setTimeout(() => {
+        if (!closing.has(redis) && redis.status === 'end') redis.connect().catch(() => {})
+      }, 100).unref()
+    })
   }
   return redis
 }
+
+/** Clients closeRedis ended: the only ones that stay ended. */
+const closing = new WeakSet<Redis | Cluster>()
 
 function connect (config: RedisConfig): Redis | Cluster {
   switch (config.mode) {
@@ -170,6 +185,7 @@ export function redactedUrl (url: string): string {
 
 /** Quits politely when connected, otherwise just stops reconnecting. */
 export async function closeRedis (redis: Redis | Cluster): Promise<void> {
+  closing.add(redis)
   if (redis.status === 'ready') {
     await redis.quit().catch(() => { redis.disconnect() })
   } else {

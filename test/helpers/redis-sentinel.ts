@@ -43,7 +43,7 @@ export interface SentinelSet {
  * only then can they agree on a fail-over.
  */
 export async function startSentinelSet (options: SentinelSetOptions = {}): Promise<SentinelSet> {
-  const { sentinels: count = 3, downAfterMs = 1000, failoverTimeoutMs = 3000, tls, cleanup = onCleanup } = options
+  const { sentinels: count = 3, downAfterMs = 1000, failoverTimeoutMs = 1500, tls, cleanup = onCleanup } = options
   const serverOptions: RedisOptions = tls === undefined ? {} : { tls: { ca: tls.certificates.ca }, username: tls.user, password: tls.password }
   const sentinelOptions: RedisOptions = tls === undefined ? {} : { tls: { ca: tls.certificates.ca }, password: tls.sentinelPassword }
   const serverArguments = async (port: number): Promise<string[]> => [
