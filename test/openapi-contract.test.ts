@@ -1,9 +1,11 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { ADMIN, DEMO, login, setup } from './helpers/app.js'
+import { buildApp } from '../src/app.js'
+import { startSimulator } from '../src/simulator/index.js'
+import { ADMIN, DEMO, login, onCleanup, setup, testConfig } from './helpers/app.js'
 import type { TestContext } from './helpers/app.js'
-import { ContractChecker, ContractViolation, injectUnchecked } from './helpers/contract.js'
+import { ContractChecker, ContractViolation, checkAnswersAgainstDocument, injectUnchecked } from './helpers/contract.js'
 import type { OpenApiDocument } from './helpers/contract.js'
 import { GUIDE, PROFILES, exactPath } from './helpers/profiles.js'
 import type { TestProfile } from './helpers/profiles.js'
@@ -99,14 +101,35 @@ describe.each(PROFILES)('the OpenAPI document on %s', (_name, profile) => {
 })
 
 describe('the contract check', () => {
-  it('fails the inject call of an answer the document does not allow, naming the route and the field', async () => {
+  it('fails the inject call of an answer that drifted from the document, naming the route and the field', async () => {
+    const sim = await startSimulator()
+    onCleanup(sim.close)
+    const app = await buildApp({ config: testConfig(sim), logStream: { write: () => {} } })
+    onCleanup(async () => { await app.close() })
+    // A route whose code no longer answers what its schema documents (sent as a string, as the upstream routes send).
+    app.get('/drifted/:id', {
+      schema: { tags: ['operations'], response: { 200: { description: 'A thing', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } } } } } }
+    }, async (_request, reply) => await reply.type('application/json').send('{"name":"no id"}'))
+    checkAnswersAgainstDocument(app, sim)
+    await app.ready()
+    const rejected = app.inject({ method: 'GET', url: '/drifted/1' })
+    await expect(rejected).rejects.toBeInstanceOf(ContractViolation)
+    await expect(rejected).rejects.toThrow(/GET \/drifted\/\{id\} → 200 application\/json: body must have required property 'id'/)
+  })
+
+  it('holds an answer the simulated Ejento was made to break to its status and media type; the BFF\'s problems always whole', async () => {
     const context = await setup()
     const cookie = await login(context)
-    // A thread without an id: not what Ejento's contract allows, passed through by the BFF as it came.
+    // A thread without an id: not what Ejento's contract allows; the BFF passes it on as it came.
     context.sim.inject({ upstream: 'api', method: 'POST', path: exactPath(GUIDE.paths.api.chatThread('1')), status: 201, body: { success: true, data: { title: 'no id' } } })
-    const rejected = context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
-    await expect(rejected).rejects.toBeInstanceOf(ContractViolation)
-    await expect(rejected).rejects.toThrow(/POST \/api\/agents\/\{agentId\}\/chat-threads → 201 application\/json: body\/data must have required property 'id'/)
+    const passed = await context.app.inject({ method: 'POST', url: '/api/agents/1/chat-threads', headers: { cookie }, payload: {} })
+    expect(passed.statusCode).toBe(201)
+    const checker = new ContractChecker(await documentOf(context))
+    const answer = { method: 'POST', route: '/api/agents/:agentId/chat-threads', status: 201, contentType: 'application/json', body: passed.body }
+    expect(checker.violations(answer).join()).toMatch(/body\/data must have required property 'id'/)
+    expect(checker.violations({ ...answer, upstreamMadeUp: true })).toEqual([])
+    expect(checker.violations({ ...answer, upstreamMadeUp: true, status: 302 }).join()).toMatch(/answered 302/)
+    expect(checker.violations({ ...answer, upstreamMadeUp: true, status: 502, contentType: 'application/problem+json', body: '{"code":"upstream_error"}' }).join()).toMatch(/must have required property 'type'/)
   })
 
   it('finds an undocumented status, media type, missing body and malformed JSON', async () => {
@@ -235,6 +258,8 @@ interface RouteCase {
   when?: (profile: TestProfile) => boolean
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   url: string
+  /** The Fastify route that answers `url`. */
+  route: string
   payload?: Record<string, unknown>
   as?: 'admin'
   upstream: 'auth' | 'api'
@@ -251,25 +276,25 @@ const v2Only = (profile: TestProfile): boolean => profile.name === 'v2'
 const envelope = (data: unknown): Record<string, unknown> => ({ success: true, message: 'OK', data, ...EXTRA })
 
 const ROUTES: RouteCase[] = [
-  { name: 'sign-up', method: 'POST', url: '/auth/signup', payload: { email: 'odd@example.com', password: 'odd-password' }, upstream: 'auth', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.auth.signup, status: 200, answer: { id: 'u-1', email: 'odd@example.com', full_name: null, is_active: true, is_superuser: false, ...EXTRA } },
-  { name: 'users', method: 'GET', url: '/api/users', upstream: 'auth', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.auth.users, status: 200, answer: { data: [{ id: 7, email: 'a@example.com', ...EXTRA }], count: 1, ...EXTRA } },
-  { name: 'user change', method: 'PATCH', url: '/api/users/u-1', payload: { full_name: 'Odd' }, as: 'admin', upstream: 'auth', upstreamMethod: 'PATCH', upstreamPath: (p) => p.paths.auth.user('u-1'), status: 200, answer: { id: 'u-1', email: 'odd@example.com', full_name: 'Odd', ...EXTRA } },
-  { name: 'own password', method: 'PATCH', url: '/api/users/me/password', payload: { current_password: 'demo-password', new_password: 'odd-password' }, upstream: 'auth', upstreamMethod: 'PATCH', upstreamPath: (p) => p.paths.auth.ownPassword, status: 200, answer: { message: 'Password updated', ...EXTRA }, added: { ended_sessions: 0 } },
-  { name: 'user refusal', method: 'GET', url: '/api/users', upstream: 'auth', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.auth.users, status: 404, answer: { detail: 'Nothing here', ...EXTRA } },
-  { name: 'new thread', method: 'POST', url: '/api/agents/1/chat-threads', payload: {}, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.chatThread('1'), status: 201, answer: envelope({ id: 5, title: 'New chat', ...EXTRA }) },
-  { name: 'thread refusal', method: 'POST', url: '/api/agents/1/chat-threads', payload: {}, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.chatThread('1'), status: 404, answer: { success: false, message: 'Agent not found', ...EXTRA } },
-  { name: 'answer', method: 'POST', url: '/api/agents/1/responses', payload: { user_query: 'Odd?', chat_thread_id: 5 }, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.response('1'), status: 200, answer: envelope({ answer: 'Even.', references: [{ url: 'https://example.com', ...EXTRA }], chat_thread_id: 5, thread_id: 5, ...EXTRA }) },
-  { name: 'conversations', when: v2Only, method: 'GET', url: '/api/agents/1/chat-threads', upstream: 'api', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.api.chatThreads?.('1') ?? '', status: 200, answer: envelope({ chat_threads: [{ id: 5, title: null, ...EXTRA }], ...EXTRA }) },
-  { name: 'history', when: v2Only, method: 'GET', url: '/api/chat-threads/5/responses', upstream: 'api', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.api.threadResponses?.('5') ?? '', status: 200, answer: envelope({ agent_responses: [{ id: 9, question: 'Odd?', response: { answer: 'Even.', ...EXTRA }, feedback: [], ...EXTRA }] }) },
-  { name: 'rename', when: v2Only, method: 'PATCH', url: '/api/chat-threads/5', payload: { title: 'Odd' }, upstream: 'api', upstreamMethod: 'PUT', upstreamPath: (p) => p.paths.api.thread?.('5') ?? '', status: 200, answer: envelope({ id: 5, title: 'Odd', ...EXTRA }) },
-  { name: 'delete', when: v2Only, method: 'DELETE', url: '/api/chat-threads/5', upstream: 'api', upstreamMethod: 'DELETE', upstreamPath: (p) => p.paths.api.thread?.('5') ?? '', status: 200, answer: { success: true, message: 'Deleted', ...EXTRA } },
-  { name: 'feedback', when: v2Only, method: 'POST', url: '/api/responses/9/feedback', payload: { vote_type: 'upvote' }, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.feedback?.('9') ?? '', status: 201, answer: envelope({ id: 3, vote_type: 'upvote', ...EXTRA }) }
+  { name: 'sign-up', method: 'POST', route: '/auth/signup', url: '/auth/signup', payload: { email: 'odd@example.com', password: 'odd-password' }, upstream: 'auth', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.auth.signup, status: 200, answer: { id: 'u-1', email: 'odd@example.com', full_name: null, is_active: true, is_superuser: false, ...EXTRA } },
+  { name: 'users', method: 'GET', route: '/api/users', url: '/api/users', upstream: 'auth', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.auth.users, status: 200, answer: { data: [{ id: 7, email: 'a@example.com', ...EXTRA }], count: 1, ...EXTRA } },
+  { name: 'user change', method: 'PATCH', route: '/api/users/:userId', url: '/api/users/u-1', payload: { full_name: 'Odd' }, as: 'admin', upstream: 'auth', upstreamMethod: 'PATCH', upstreamPath: (p) => p.paths.auth.user('u-1'), status: 200, answer: { id: 'u-1', email: 'odd@example.com', full_name: 'Odd', ...EXTRA } },
+  { name: 'own password', method: 'PATCH', route: '/api/users/me/password', url: '/api/users/me/password', payload: { current_password: 'demo-password', new_password: 'odd-password' }, upstream: 'auth', upstreamMethod: 'PATCH', upstreamPath: (p) => p.paths.auth.ownPassword, status: 200, answer: { message: 'Password updated', ...EXTRA }, added: { ended_sessions: 0 } },
+  { name: 'user refusal', method: 'GET', route: '/api/users', url: '/api/users', upstream: 'auth', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.auth.users, status: 404, answer: { detail: 'Nothing here', ...EXTRA } },
+  { name: 'new thread', method: 'POST', route: '/api/agents/:agentId/chat-threads', url: '/api/agents/1/chat-threads', payload: {}, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.chatThread('1'), status: 201, answer: envelope({ id: 5, title: 'New chat', ...EXTRA }) },
+  { name: 'thread refusal', method: 'POST', route: '/api/agents/:agentId/chat-threads', url: '/api/agents/1/chat-threads', payload: {}, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.chatThread('1'), status: 404, answer: { success: false, message: 'Agent not found', ...EXTRA } },
+  { name: 'answer', method: 'POST', route: '/api/agents/:agentId/responses', url: '/api/agents/1/responses', payload: { user_query: 'Odd?', chat_thread_id: 5 }, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.response('1'), status: 200, answer: envelope({ answer: 'Even.', references: [{ url: 'https://example.com', ...EXTRA }], chat_thread_id: 5, thread_id: 5, ...EXTRA }) },
+  { name: 'conversations', when: v2Only, method: 'GET', route: '/api/agents/:agentId/chat-threads', url: '/api/agents/1/chat-threads', upstream: 'api', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.api.chatThreads?.('1') ?? '', status: 200, answer: envelope({ chat_threads: [{ id: 5, title: null, ...EXTRA }], ...EXTRA }) },
+  { name: 'history', when: v2Only, method: 'GET', route: '/api/chat-threads/:threadId/responses', url: '/api/chat-threads/5/responses', upstream: 'api', upstreamMethod: 'GET', upstreamPath: (p) => p.paths.api.threadResponses?.('5') ?? '', status: 200, answer: envelope({ agent_responses: [{ id: 9, question: 'Odd?', response: { answer: 'Even.', ...EXTRA }, feedback: [], ...EXTRA }] }) },
+  { name: 'rename', when: v2Only, method: 'PATCH', route: '/api/chat-threads/:threadId', url: '/api/chat-threads/5', payload: { title: 'Odd' }, upstream: 'api', upstreamMethod: 'PUT', upstreamPath: (p) => p.paths.api.thread?.('5') ?? '', status: 200, answer: envelope({ id: 5, title: 'Odd', ...EXTRA }) },
+  { name: 'delete', when: v2Only, method: 'DELETE', route: '/api/chat-threads/:threadId', url: '/api/chat-threads/5', upstream: 'api', upstreamMethod: 'DELETE', upstreamPath: (p) => p.paths.api.thread?.('5') ?? '', status: 200, answer: { success: true, message: 'Deleted', ...EXTRA } },
+  { name: 'feedback', when: v2Only, method: 'POST', route: '/api/responses/:responseId/feedback', url: '/api/responses/9/feedback', payload: { vote_type: 'upvote' }, upstream: 'api', upstreamMethod: 'POST', upstreamPath: (p) => p.paths.api.feedback?.('9') ?? '', status: 201, answer: envelope({ id: 3, vote_type: 'upvote', ...EXTRA }) }
 ]
 
 describe.each(PROFILES)('Ejento\'s answers pass through unchanged on %s', (_name, profile) => {
   const cases = ROUTES.filter((route) => route.when?.(profile) ?? true)
 
-  async function answerOf (route: RouteCase, answer: Record<string, unknown>, inject: 'checked' | 'unchecked'): Promise<LightMyRequestResponse> {
+  async function answerOf (route: RouteCase, answer: Record<string, unknown>, inject: 'checked' | 'unchecked'): Promise<{ response: LightMyRequestResponse, context: TestContext }> {
     const context = await setup({ profile })
     const cookie = await login(context, route.as === 'admin' ? ADMIN : DEMO)
     context.sim.inject({ upstream: route.upstream, method: route.upstreamMethod, path: exactPath(route.upstreamPath(profile)), status: route.status, body: answer })
@@ -277,12 +302,15 @@ describe.each(PROFILES)('Ejento\'s answers pass through unchanged on %s', (_name
     const response = inject === 'checked' ? await context.app.inject(request) : await injectUnchecked(context.app, request)
     // The injected answer was the one given (not the simulator's own).
     expect(context.sim.requestsTo(route.upstream === 'auth' ? 'auth' : 'api', exactPath(route.upstreamPath(profile))).length).toBe(1)
-    return response
+    return { response, context }
   }
 
   it.each(cases.map((route) => [route.name, route] as const))('%s: extra fields of every kind, as the upstream wrote them (and the document allows them)', async (_route, route) => {
-    const response = await answerOf(route, route.answer, 'checked')
+    const { response, context } = await answerOf(route, route.answer, 'checked')
     expect(response.statusCode).toBe(route.status)
+    // The answer (an injected one, which setup()'s check holds to its status only) is one the document allows.
+    const checker = new ContractChecker(await documentOf(context))
+    expect(checker.violations({ method: route.method, route: route.route, status: response.statusCode, contentType: response.headers['content-type']?.toString(), body: response.body })).toEqual([])
     const expected = { ...route.answer, ...route.added }
     expect(response.json()).toEqual(expected)
     // The same JSON, key for key in the upstream's order: nothing re-serialised it by a schema.
@@ -291,7 +319,7 @@ describe.each(PROFILES)('Ejento\'s answers pass through unchanged on %s', (_name
 
   it.each(cases.map((route) => [route.name, route] as const))('%s: named fields of unexpected types, never coerced nor dropped', async (_route, route) => {
     const answer = { ...route.answer, ...MISTYPED }
-    const response = await answerOf(route, answer, 'unchecked')
+    const { response } = await answerOf(route, answer, 'unchecked')
     expect(response.statusCode).toBe(route.status)
     expect(response.body).toBe(JSON.stringify({ ...answer, ...route.added }))
   })

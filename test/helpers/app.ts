@@ -57,8 +57,8 @@ export async function setup (options: { env?: Record<string, string>, sim?: Simu
   const logs: string[] = []
   const app = await buildApp({ config, logStream: { write: (line: string) => { logs.push(line) } }, ...(options.store === undefined ? {} : { store: options.store }) })
   onCleanup(async () => { await app.close() })
-  // Every answer a test receives through app.inject is checked against the app's OpenAPI document.
-  checkAnswersAgainstDocument(app)
+  // Every answer a test receives through app.inject is checked against the app's OpenAPI document (helpers/contract.ts).
+  checkAnswersAgainstDocument(app, sim)
   await app.ready()
   return { app, sim, config, logs }
 }

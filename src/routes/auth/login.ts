@@ -3,7 +3,7 @@ import { HttpProblem, problems } from '../../errors.js'
 import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
 import { loginBody, loginRequestBody, sessionSchema } from './schemas.js'
 import type { LoginBody } from './schemas.js'
-import { problemResponses } from '../responses.js'
+import { problemAnswer, problemResponses } from '../responses.js'
 import { assertCookieTransport } from './transport.js'
 import { startUserSession } from './user-session.js'
 
@@ -24,7 +24,11 @@ export default async function loginRoute (app: FastifyInstance, options: LoginRo
       summary: 'Log in (JSON {email, password} or form username/password)',
       body: loginBody,
       'x-request-body': loginRequestBody,
-      response: { 200: sessionSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 502, 503, 504) }
+      response: {
+        200: sessionSchema,
+        ...problemResponses(400, 401, 403, 413, 415, 429, 502, 503, 504),
+        '4xx': problemAnswer('Problem: upstream_rejected (another refusal of the authentication server, with its status; `upstream` holds its answer, minus any secret)')
+      }
     },
     preHandler: app.authRateLimit((request) => loginEmail(request.body as LoginBody | undefined))
   }, async (request, reply) => {
