@@ -35,8 +35,9 @@ export async function startTcpProxy (targetPort: number, cleanup: CleanupScope =
     const pump = (): void => {
       clearTimeout(timer)
       timer = undefined
-      while (!held && queue.length > 0 && (queue[0] as { at: number }).at <= Date.now()) client.write((queue.shift() as { chunk: Buffer }).chunk)
-      if (!held && queue.length > 0) timer = setTimeout(pump, (queue[0] as { at: number }).at - Date.now())
+      if (held) return
+      for (let next = queue[0]; next !== undefined && next.at <= Date.now(); next = queue[0]) client.write((queue.shift() as { chunk: Buffer }).chunk)
+      if (queue.length > 0) timer = setTimeout(pump, (queue[0] as { at: number }).at - Date.now())
     }
     pumps.add(pump)
     upstream.on('data', (chunk: Buffer) => {
