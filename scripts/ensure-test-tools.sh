@@ -1,5 +1,6 @@
 #!/bin/sh
-# The browser tests drive Debian's Chromium and the deployment test runs Debian's nginx. `npm
+# The browser tests drive Debian's Chromium, the deployment test runs Debian's nginx, the Redis
+# mode tests run redis-server and openssl. `npm
 # test` runs this first, so that a fresh machine needs nothing installed by hand: what is
 # missing comes from apt (one `apt-get update`, one `apt-get install`).
 set -e
@@ -9,6 +10,9 @@ nginx="${NGINX_PATH:-/usr/sbin/nginx}"
 missing=''
 [ -x "$browser" ] || missing="$missing chromium"
 [ -x "$nginx" ] || missing="$missing nginx"
+# The Redis TLS and Sentinel tests start redis-server processes of their own, with certificates made by openssl.
+command -v redis-server > /dev/null || missing="$missing redis-server"
+command -v openssl > /dev/null || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get > /dev/null; then
