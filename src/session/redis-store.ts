@@ -33,20 +33,21 @@ const NOW_MS = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
 
-/** KEYS: a new session. ARGV: record, owner name, TTL, expiry. */
+/** KEYS: a new session. ARGV: record, owner name, TTL, expiry. Answers when Redis will expire it (its own clock, ms). */
 const WRITE_SESSION = `${NOW_MS}
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1, 'e', ARGV[4], 'o', ARGV[2], 't', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`
+return now + tonumber(ARGV[3])`
 
 /**
- * KEYS: an owner index. Adds a session that exists by now (ARGV: id, its TTL, the index's TTL),
- * and answers up to ARGV[4] ids whose recorded expiry has passed: the caller checks which of
- * those sessions are really over (touches and updates extend a session, not its score).
+ * KEYS: an owner index. Adds a session that exists by now (ARGV: id, when its server expires
+ * it, the index's TTL), and answers up to ARGV[4] ids whose recorded expiry has passed: the
+ * caller checks which of those sessions are really over (touches and updates extend a session,
+ * not its score).
  */
 const INDEX_ADD = `${NOW_MS}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[4]))`
 
@@ -146,7 +147,7 @@ const REMOVE_BATCH = 500
 
 interface SessionCommands {
   bffSessionWrite: (session: string, data: string, ownerName: string, ttl: number, expiresAt: number) => Promise<number>
-  bffIndexAdd: (index: string, id: string, ttl: number, indexTtl: number, batch: number) => Promise<string[]>
+  bffIndexAdd: (index: string, id: string, expiresAt: number, indexTtl: number, batch: number) => Promise<string[]>
   bffIndexRescore: (index: string, ...idsAndPttls: Array<string | number>) => Promise<number>
   bffIndexRead: (index: string) => Promise<string[]>
   bffIndexRemove: (index: string, ...ids: string[]) => Promise<number>
@@ -227,8 +228,8 @@ export class RedisSessionStore implements SessionStore {
   async create (id: string, owner: string, data: string, ttlMs: number): Promise<number> {
     const ownerName = this.#ownerName(owner)
     await this.#call(async () => {
-      await this.#write(id, ownerName, data, ttlMs)
-      await this.#index(ownerName, id, ttlMs)
+      const expiresAt = await this.#write(id, ownerName, data, ttlMs)
+      await this.#index(ownerName, id, expiresAt)
       await this.#afterTokenSave(this.#sessionKey(id))
     })
     return 1
@@ -243,14 +244,14 @@ export class RedisSessionStore implements SessionStore {
   async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
     const ownerName = this.#ownerName(owner)
     return await this.#call(async () => {
-      await this.#write(id, ownerName, data, ttlMs)
+      const expiresAt = await this.#write(id, ownerName, data, ttlMs)
       const [moved, detail] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, '')
       if (moved === 0) {
         // Best effort: a session left behind has an id nobody was given, and expires.
         await this.#redis.del(this.#sessionKey(id)).catch(() => {})
         return { successor: detail as string }
       }
-      await this.#index(ownerName, id, ttlMs)
+      await this.#index(ownerName, id, expiresAt)
       await this.#unindex(detail, previousId)
       await this.#afterTokenSave(this.#sessionKey(id))
       return { created: 1 }
@@ -264,8 +265,8 @@ export class RedisSessionStore implements SessionStore {
   async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
     const ownerName = this.#ownerName(owner)
     return await this.#call(async () => {
-      await this.#write(id, ownerName, data, ttlMs)
-      await this.#index(ownerName, id, ttlMs)
+      const expiresAt = await this.#write(id, ownerName, data, ttlMs)
+      await this.#index(ownerName, id, expiresAt)
       const [moved, previousOwner] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, expectedVersion)
       if (moved === 1) {
         await this.#unindex(previousOwner, previousId)
@@ -359,14 +360,18 @@ export class RedisSessionStore implements SessionStore {
     return ended
   }
 
-  async #write (id: string, ownerName: string, data: string, ttlMs: number): Promise<void> {
-    await this.#redis.bffSessionWrite(this.#sessionKey(id), data, ownerName, ttlMs, this.#now() + ttlMs)
+  /** Writes a new session; answers when its server will expire it. */
+  async #write (id: string, ownerName: string, data: string, ttlMs: number): Promise<number> {
+    return await this.#redis.bffSessionWrite(this.#sessionKey(id), data, ownerName, ttlMs, this.#now() + ttlMs)
   }
 
-  /** Adds a session that exists to its owner's index, and drops the ids of sessions found over. */
-  async #index (ownerName: string, id: string, ttlMs: number): Promise<void> {
+  /**
+   * Adds a session that exists to its owner's index, scored by when its server expires it, and
+   * drops the ids of sessions found over.
+   */
+  async #index (ownerName: string, id: string, expiresAt: number): Promise<void> {
     const index = this.#ownerPrefix + ownerName
-    const due = await this.#redis.bffIndexAdd(index, id, ttlMs, this.#ownerIndexTtlMs, PRUNE_BATCH)
+    const due = await this.#redis.bffIndexAdd(index, id, expiresAt, this.#ownerIndexTtlMs, PRUNE_BATCH)
     if (due.length === 0) return
     const pttls = await Promise.all(due.map(async (dueId) => await this.#redis.pttl(this.#sessionKey(dueId))))
     await this.#redis.bffIndexRescore(index, ...due.flatMap((dueId, position) => [dueId, pttls[position] as number]))
