@@ -10,7 +10,8 @@ import { redisUnavailable } from './store.js'
  * version, `e` expiry, `o` owner, `t` last write) with a TTL in step with the session's lifetime;
  * for a minute after a log-in or a renewal moved a session to a new id, a successor record
  * naming that id; and per owner an index for "log out everywhere", a sorted set of session ids
- * scored by about when each expires (Redis's own clock).
+ * scored by when each was due to expire when last looked at (Redis's own clock; a log-in checks
+ * the overdue ones, and drops those that are over).
  *
  * The same code runs on one primary, under Sentinel and on a Redis Cluster. A session and its
  * successor record are the only keys a script touches together; on a cluster the session id is
