@@ -12,6 +12,8 @@ missing=''
 [ -x "$nginx" ] || missing="$missing nginx"
 # The Redis TLS and Sentinel tests start redis-server processes of their own, with certificates made by openssl.
 command -v redis-server > /dev/null || missing="$missing redis-server"
+# redis-cli creates the test clusters (Debian's redis-tools, which redis-server brings).
+command -v redis-cli > /dev/null || missing="$missing redis-tools"
 command -v openssl > /dev/null || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 
