@@ -115,7 +115,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Problem: store_unavailable, shutting_down, refresh_busy, refresh_pending, upstream_quota_exceeded */
+                /** @description Problem: not_ready (the session store does not answer), shutting_down */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -432,6 +432,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Problem: upstream_rejected (another refusal of the authentication server, with its status; `upstream` holds its answer, minus any secret) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -723,7 +732,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: not_found */
+                /** @description Problem: session_not_found (no session of this user has the handle) */
                 404: {
                     headers: {
                         [name: string]: unknown;
