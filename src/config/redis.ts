@@ -136,12 +136,15 @@ function parseRedisUrl (value: string): string {
 export function parseAddresses (value: string, defaultPort: number): RedisAddress[] {
   const entries = parseList(value)
   if (entries.length === 0) throw new Error('must list at least one host:port')
-  return entries.map((entry) => {
-    if (entry.includes('://') || entry.includes('@')) throw new Error(`must list host:port pairs without scheme or credentials (TLS: REDIS_TLS=true; credentials: their own variables) (got "${entry.replace(/^.*@/, '***@')}")`)
+  // An entry that is not a plain host:port is never echoed: a pasted connection string
+  // (`host:6380,password=...,ssl=True`, `rediss://...?password=...`) carries a password. Its position is named instead.
+  return entries.map((entry, index) => {
+    const which = `entry ${index + 1} of ${entries.length}`
+    if (entry.includes('://') || entry.includes('@')) throw new Error(`must list host:port pairs without scheme or credentials (TLS: REDIS_TLS=true; credentials: their own variables); ${which} is not one`)
     const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(entry)
     const host = match?.[1] ?? match?.[2]
     if (match === null || host === undefined || (match[1] !== undefined && isIP(host) !== 6)) {
-      throw new Error(`must list host:port pairs such as redis-a:26379 or [::1]:26379 (got "${entry}")`)
+      throw new Error(`must list host:port pairs such as redis-a:26379 or [::1]:26379; ${which} is not one (a connection string's password=/ssl= parts belong in REDIS_PASSWORD and REDIS_TLS)`)
     }
     const port = match[3] === undefined ? defaultPort : Number(match[3])
     if (port < 1 || port > 65_535) throw new Error(`has a port out of range in "${entry}"`)

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config/index.js'
+
+const PASSWORD = 'Azure+Key/Never=Echoed0123456789'
+const BASE_ENV = { EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9', SESSION_SECRET: randomBytes(32).toString('base64url') }
+
+function startError (env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...BASE_ENV, ...env })
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected the start to be refused')
+}
+
+/**
+ * Regression (found attacking issue 14): Azure's portal hands out connection strings such as
+ * `name.redis.cache.windows.net:6380,password=...,ssl=True,abortConnect=False`. Pasted into
+ * REDIS_CLUSTER_NODES or REDIS_SENTINELS, the start error echoed the entry that was not a
+ * host:port pair: the password, on the console and in the platform's logs. It now names the
+ * entry's position, never its text.
+ */
+describe('regression: a pasted Redis connection string printed its password at start', () => {
+  const pasted = [
+    `myc.redis.cache.windows.net:6380,password=${PASSWORD},ssl=True,abortConnect=False`,
+    `rediss://myc.redis.cache.windows.net:6380?password=${encodeURIComponent(PASSWORD)}`,
+    `myc.redis.cache.windows.net:6380?password=${PASSWORD}`
+  ]
+  for (const value of pasted) {
+    it(`REDIS_CLUSTER_NODES and REDIS_SENTINELS refuse ${value.slice(0, 40)}... without echoing it`, () => {
+      const envs: Array<Record<string, string>> = [{ REDIS_CLUSTER_NODES: value }, { REDIS_SENTINELS: value, REDIS_SENTINEL_MASTER: 'm' }]
+      for (const env of envs) {
+        const error = startError(env)
+        expect(error.variable).toBe(Object.keys(env)[0])
+        expect(error.message).not.toContain(PASSWORD)
+        expect(error.message).not.toContain(encodeURIComponent(PASSWORD))
+        expect(error.message).toMatch(/entry \d of \d/)
+      }
+    })
+  }
+})
