@@ -98,6 +98,9 @@ export function readRedis (read: Read, fail: Fail, timer: (parse: (value: string
   } else {
     tls = tlsFlag ?? false
   }
+  if (nodes !== undefined && !closesItsHashTag(keyPrefix)) {
+    fail('REDIS_KEY_PREFIX', 'opens a hash tag ("{") that it does not close with a name: on a Redis Cluster a session and its successor record would land in different slots. Drop the braces, or close them ("{name}:", which keeps every key in one slot)')
+  }
   if (ca !== undefined && !tls) fail('REDIS_TLS_CA', `is set but the connection is not TLS (${url === undefined ? 'set REDIS_TLS=true' : 'use rediss:// in REDIS_URL'})`)
 
   const common = {
@@ -190,6 +193,14 @@ function waitTimeout (value: string): number {
   const ms = positive(parseDuration)(value)
   if (ms > 10_000) throw new Error(`must be at most 10s: every log-in and refresh waits this long when no replica answers (got "${value}")`)
   return ms
+}
+
+/** Redis Cluster hashes the text between a key's first `{` and the first `}` after it, when not empty. */
+function closesItsHashTag (prefix: string): boolean {
+  const open = prefix.indexOf('{')
+  if (open === -1) return true
+  const close = prefix.indexOf('}', open + 1)
+  return close > open + 1
 }
 
 function parseKeyPrefix (value: string): string {

@@ -41,3 +41,20 @@ describe('regression: a pasted Redis connection string printed its password at s
     })
   }
 })
+
+/**
+ * Regression (found attacking issue 14): on a Redis Cluster, a REDIS_KEY_PREFIX that opens a hash
+ * tag it does not close (`a{b`) crashed the start with a stack trace from the session store,
+ * instead of the one line naming the variable that every other bad value gets.
+ */
+describe('regression: an unclosed hash tag in REDIS_KEY_PREFIX crashed a Cluster start', () => {
+  it('is one configuration error naming REDIS_KEY_PREFIX, on a cluster only', () => {
+    for (const prefix of ['a{b', '{', 'x{}:', 'a{b:']) {
+      const error = startError({ REDIS_CLUSTER_NODES: 'node-a:7000', REDIS_KEY_PREFIX: prefix })
+      expect(error.variable).toBe('REDIS_KEY_PREFIX')
+      expect(error.message).toMatch(/hash tag/)
+    }
+    expect(() => loadConfig({ ...BASE_ENV, REDIS_CLUSTER_NODES: 'node-a:7000', REDIS_KEY_PREFIX: '{bff}:' })).not.toThrow()
+    expect(() => loadConfig({ ...BASE_ENV, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: 'a{b' })).not.toThrow()
+  })
+})
