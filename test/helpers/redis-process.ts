@@ -71,9 +71,10 @@ export async function startRedisProcess (options: {
   return { port, output: () => output, kill, restart: start, running }
 }
 
-/** True when a PING with these options answers PONG within a second. */
-export async function ping (options: RedisOptions): Promise<boolean> {
-  const probe = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, ...options })
+/** True when a PING to this URL, or with these options, answers PONG within a second. */
+export async function ping (target: string | RedisOptions): Promise<boolean> {
+  const probeOptions: RedisOptions = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 }
+  const probe = typeof target === 'string' ? new Redis(target, probeOptions) : new Redis({ ...probeOptions, ...target })
   probe.on('error', () => {})
   try {
     await probe.connect()

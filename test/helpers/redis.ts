@@ -17,6 +17,7 @@ import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { onCleanup, onFileCleanup, testConfig } from './app.js'
 import { freePort } from './ports.js'
+import { ping } from './redis-process.js'
 import { startRedisCluster } from './redis-cluster.js'
 import type { RedisCluster } from './redis-cluster.js'
 
@@ -28,20 +29,7 @@ import type { RedisCluster } from './redis-cluster.js'
 export const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379'
 const required = process.env.REQUIRE_REDIS === '1'
 
-async function reachable (url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 })
-  probe.on('error', () => {})
-  try {
-    await probe.connect()
-    return (await probe.ping()) === 'PONG'
-  } catch {
-    return false
-  } finally {
-    probe.disconnect()
-  }
-}
-
-export const redisAvailable = await reachable(REDIS_URL)
+export const redisAvailable = await ping(REDIS_URL)
 export const redisServerBinary = spawnSync('redis-server', ['--version']).status === 0
 
 if (redisAvailable && !redisServerBinary && !required) console.warn('Redis outage tests skipped: no redis-server program to start and stop (set REQUIRE_REDIS=1 to make that a failure)')
@@ -239,7 +227,7 @@ export async function startOwnRedis (): Promise<OwnRedis> {
   const start = async (): Promise<void> => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' })
     for (let attempt = 0; attempt < 100; attempt++) {
-      if (await reachable(`redis://127.0.0.1:${port}`)) return
+      if (await ping(`redis://127.0.0.1:${port}`)) return
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     throw new Error(`redis-server on port ${port} did not start`)
