@@ -17,6 +17,8 @@ export interface SentinelSetOptions {
   /** How long a primary must be silent before the sentinels call it down (fast for tests). */
   downAfterMs?: number
   failoverTimeoutMs?: number
+  /** Append-only files synced on every write, so that the whole set killed and started again keeps its data (an outage). */
+  persist?: boolean
   /** TLS everywhere (Redis servers, replication, sentinels), an ACL user on the servers and a password on the sentinels. */
   tls?: { certificates: TestCertificates, user: string, password: string, sentinelPassword: string }
   cleanup?: CleanupScope
@@ -43,11 +45,11 @@ export interface SentinelSet {
  * only then can they agree on a fail-over.
  */
 export async function startSentinelSet (options: SentinelSetOptions = {}): Promise<SentinelSet> {
-  const { sentinels: count = 3, downAfterMs = 1000, failoverTimeoutMs = 1500, tls, cleanup = onCleanup } = options
+  const { sentinels: count = 3, downAfterMs = 1000, failoverTimeoutMs = 1500, persist = false, tls, cleanup = onCleanup } = options
   const serverOptions: RedisOptions = tls === undefined ? {} : { tls: { ca: tls.certificates.ca }, username: tls.user, password: tls.password }
   const sentinelOptions: RedisOptions = tls === undefined ? {} : { tls: { ca: tls.certificates.ca }, password: tls.sentinelPassword }
   const serverArguments = async (port: number): Promise<string[]> => [
-    '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--bind', '127.0.0.1', '--save', '', ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(tls === undefined
       ? ['--port', String(port)]
       : [...tlsArguments(tls.certificates, port), '--tls-replication', 'yes', ...aclArguments(tls.user, tls.password), '--masteruser', tls.user, '--masterauth', tls.password])

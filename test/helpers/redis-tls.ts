@@ -55,11 +55,11 @@ export interface TlsRedis extends RedisProcess {
   url: string
 }
 
-/** A TLS-only redis-server on a free port with an ACL user, as a managed Redis is. */
-export async function startTlsRedis (certificates: TestCertificates, user: string, password: string, cleanup: CleanupScope = onCleanup): Promise<TlsRedis> {
+/** A TLS-only redis-server on a free port with an ACL user, as a managed Redis is; `extraArgs` last (they win: `--appendonly yes`). */
+export async function startTlsRedis (certificates: TestCertificates, user: string, password: string, cleanup: CleanupScope = onCleanup, extraArgs: string[] = []): Promise<TlsRedis> {
   const port = await freePort()
   const server = await startRedisProcess({
-    args: [...tlsArguments(certificates, port), ...aclArguments(user, password), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    args: [...tlsArguments(certificates, port), ...aclArguments(user, password), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     port,
     dir: await tempFolder('redis-tls-data', cleanup),
     client: { tls: { ca: certificates.ca }, username: user, password },
