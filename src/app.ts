@@ -31,6 +31,7 @@ import { MemorySessionStore } from './session/memory-store.js'
 import { RedisRefreshLock } from './session/redis-refresh-lock.js'
 import { RedisSessionStore } from './session/redis-store.js'
 import { replicaWait } from './session/replica-wait.js'
+import { tracing } from './tracing/active.js'
 import { refreshHoldLimitMs } from './session/vault.js'
 import type { RefreshLock } from './session/refresh-lock.js'
 import type { SessionStore } from './session/store.js'
@@ -86,6 +87,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     }
   })
 
+  // With tracing on (start.ts started it), route spans begin before any other hook runs.
+  if (tracing !== undefined) await app.register(tracing.plugin)
   // Only JSON (and, on the log-in, forms) are read; a text/plain body is a 415, not a string
   // that a cross-site form could post without a preflight.
   app.removeContentTypeParser('text/plain')

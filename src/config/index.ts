@@ -4,6 +4,8 @@ import { parseBaseUrl, parseBoolean, parseBytes, parseDuration, parseInteger, pa
 import type { PathProfileName } from '../upstream/paths.js'
 import { PATH_PROFILES } from '../upstream/paths.js'
 import { readRedis } from './redis.js'
+import { OTEL_VARIABLES, readTracing } from '../tracing/config.js'
+import type { TracingConfig } from '../tracing/config.js'
 import type { RedisConfig } from './redis.js'
 import { unknownVariables } from './unknown-variables.js'
 import type { UnknownVariable } from './unknown-variables.js'
@@ -71,6 +73,8 @@ export interface Config {
     requestBodyTimeoutMs: number
     authRateLimit: { perIp: number, perAccount: number, windowMs: number }
   }
+  /** OpenTelemetry tracing (the standard OTEL_* variables); undefined: off, and the SDK never loaded. */
+  tracing: TracingConfig | undefined
   /** Set variables that look like ours but are not (a misspelling is otherwise silently ignored); warned about at start. */
   unknownVariables: UnknownVariable[]
 }
@@ -127,7 +131,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
   const refreshCallLimitMs = read('REFRESH_CALL_LIMIT', timer(positive(parseDuration)), 60_000)
   if (refreshCallLimitMs < refreshTimeoutMs) throw new ConfigError('REFRESH_CALL_LIMIT', 'must not be shorter than REFRESH_TIMEOUT')
 
-  const config: Omit<Config, 'unknownVariables'> = {
+  const config: Omit<Config, 'unknownVariables' | 'tracing'> = {
     demo,
     host: read('HOST', (value) => value.trim(), '127.0.0.1'),
     port: read('PORT', (value) => parseInteger(value, 0, 65_535), 3000),
@@ -178,7 +182,10 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
       }
     }
   }
-  return { ...config, unknownVariables: unknownVariables(env, known) }
+  // The SDK reads the OTEL_* variables itself; they are known, so only their misspellings are warned about.
+  for (const name of OTEL_VARIABLES) known.add(name)
+  const tracing = readTracing(env, (variable, message) => { throw new ConfigError(variable, message) })
+  return { ...config, tracing, unknownVariables: unknownVariables(env, known) }
 }
 
 function parseDirectory (value: string): string {

@@ -12,7 +12,8 @@ export default fp(async function corsPolicy (app: FastifyInstance, options: { al
     origin: (origin, callback) => { callback(null, origin !== undefined && allowed.has(origin)) },
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['content-type', 'accept', 'x-request-id', 'last-event-id'],
+    // traceparent/tracestate: an allowed frontend's trace is continued (README, Tracing).
+    allowedHeaders: ['content-type', 'accept', 'x-request-id', 'last-event-id', 'traceparent', 'tracestate'],
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
     strictPreflight: true

@@ -7,6 +7,7 @@ import { problems } from '../errors.js'
 import { ownerOf } from '../session/record.js'
 import type { SessionRecord } from '../session/record.js'
 import type { LoadedSession } from '../session/repository.js'
+import { tracing } from '../tracing/active.js'
 
 const VERIFIED_COOKIES = 10_000
 
@@ -142,12 +143,19 @@ export default fp(async function session (app: FastifyInstance, options: Session
     return value
   }
 
+  /** The store read as a `session.load` span (tracing on): whether the cookie's session was found, never its id. */
+  const loadTraced = async (id: string): Promise<LoadedSession | null> => await (tracing as NonNullable<typeof tracing>).inSpan('session.load', async (span) => {
+    const loaded = await app.sessions.load(id)
+    span.set('ejento_bff.session.found', loaded !== null)
+    return loaded
+  })
+
   app.addHook('onRequest', async (request, reply) => {
     const cookie = request.cookies[cookieName]
     if (cookie === undefined || cookie === '') return
     const value = unsign(request, cookie)
     if (value !== null) request.sessionCookieId = value
-    const loaded = value !== null ? await app.sessions.load(value) : null
+    const loaded = value === null ? null : tracing === undefined ? await app.sessions.load(value) : await loadTraced(value)
     if (loaded === null || value === null) {
       // Forged, or its session is over: have the browser forget it. Unless a log-in or a renewal
       // moved it to a new id moments ago: this request left before the browser had the new

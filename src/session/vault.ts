@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
+import { tracing } from '../tracing/active.js'
+import type { AttributeValue } from '../tracing/active.js'
 import { needsRefresh, parseTokenAnswer } from '../tokens/token-set.js'
 import type { TokenSet } from '../tokens/token-set.js'
 import type { AuthApi } from '../upstream/auth-api.js'
@@ -54,7 +56,7 @@ export interface SessionTokens {
  */
 export class TokenVault {
   readonly #options: TokenVaultOptions
-  readonly #inFlight = new Map<string, Promise<TokenSet>>()
+  readonly #inFlight = new Map<string, SharedRefresh>()
 
   constructor (options: TokenVaultOptions) {
     this.#options = options
@@ -86,14 +88,26 @@ export class TokenVault {
    * takes longer than REFRESH_TIMEOUT (the session is kept, and the refresh goes on).
    */
   async refresh (current: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
+    if (tracing !== undefined) {
+      // A `token.refresh` span in each caller's trace, told how the refresh they share went.
+      return await tracing.inSpan('token.refresh', async (span) => await this.#refreshShared(current, requestId, log, (name, value) => { span.set(name, value) }))
+    }
+    return await this.#refreshShared(current, requestId, log)
+  }
+
+  async #refreshShared (current: SessionTokens, requestId: string, log: FastifyBaseLogger, tell?: Tell): Promise<TokenSet> {
     let refresh = this.#inFlight.get(current.sessionId)
     if (refresh === undefined) {
-      refresh = this.#refreshOnce(current, requestId, log).finally(() => {
+      const listeners: Tell[] = tell === undefined ? [] : [tell]
+      refresh = Object.assign(this.#refreshOnce(current, requestId, log, (name, value) => { for (const listener of listeners) listener(name, value) }).finally(() => {
         this.#inFlight.delete(current.sessionId)
-      })
+      }), { listeners })
       // Its callers may have stopped waiting; its failure is theirs to report, not the process's.
       refresh.catch(() => {})
       this.#inFlight.set(current.sessionId, refresh)
+    } else if (tell !== undefined) {
+      tell('ejento_bff.refresh.shared', true)
+      refresh.listeners.push(tell)
     }
     return await this.#waitFor(refresh)
   }
@@ -118,15 +132,21 @@ export class TokenVault {
     }
   }
 
-  async #refreshOnce ({ sessionId, tokens: stale }: SessionTokens, requestId: string, log: FastifyBaseLogger): Promise<TokenSet> {
+  async #refreshOnce ({ sessionId, tokens: stale }: SessionTokens, requestId: string, log: FastifyBaseLogger, tell: Tell): Promise<TokenSet> {
     const { sessions, authApi, lock, pending } = this.#options
+    const report = (outcome: RefreshOutcome, details?: Record<string, unknown>): void => {
+      this.#report(outcome, log, details)
+      tell('ejento_bff.refresh.outcome', outcome)
+    }
+    const waitStarted = tracing === undefined ? 0 : performance.now()
     const release = await lock.acquire(sessionId)
+    if (tracing !== undefined) tell('ejento_bff.refresh.lock_waited_ms', Math.round((performance.now() - waitStarted) * 1000) / 1000)
     try {
       const loaded = await sessions.load(sessionId)
       if (loaded === null) throw problems.notAuthenticated()
       const kept = pending.replacing(sessionId, loaded.record.tokens.authToken)
       if (kept !== undefined || loaded.record.tokens.authToken !== stale.authToken) {
-        this.#report('reused', log)
+        report('reused')
         return kept ?? loaded.record.tokens
       }
 
@@ -134,11 +154,13 @@ export class TokenVault {
       const fingerprint = tokenFingerprint(stale.authToken)
       const announced = await lock.announcedBy(sessionId, fingerprint)
       if (announced === 'alive') {
-        this.#report('failed', log, { reason: 'refresh_pending' })
+        report('failed', { reason: 'refresh_pending' })
         throw new HttpProblem(503, 'refresh_pending', 'Another instance refreshed this session and has not stored the new tokens yet. Try again shortly.', { headers: { 'retry-after': '1' } })
       }
       if (announced === 'dead') log.warn({ refresh: 'takeover' }, 'the instance that was refreshing this session is gone; trying the old token once')
       await lock.announce(sessionId, fingerprint)
+      // This instance trades the token: the one a trace names as having refreshed.
+      if (tracing !== undefined) tell('ejento_bff.refresh.instance', tracing.instanceId)
       // Concluded however the refresh ends (a failing store included), but for fresh tokens kept
       // unsaved: while this instance holds those, others must wait for it.
       let keptUnsaved = false
@@ -146,7 +168,7 @@ export class TokenVault {
         const answer = await authApi.refresh(stale.authToken, requestId).catch((error: unknown) => {
           // Nothing came back; whether the upstream spent the token is unknown. The announcement
           // is concluded all the same: a later refresh with the old token is the only way to learn.
-          this.#report('failed', log, { reason: error instanceof HttpProblem ? error.code : 'error' })
+          report('failed', { reason: error instanceof HttpProblem ? error.code : 'error' })
           throw error
         })
         // Any refusal ends the session: 401/403 (a dead token), 400 ("Inactive user"), 404 (a
@@ -155,17 +177,17 @@ export class TokenVault {
           // Newer tokens may have landed meanwhile (another instance's late save): then nothing is lost.
           const again = await sessions.load(sessionId)
           if (again !== null && again.record.tokens.authToken !== stale.authToken) {
-            this.#report('reused', log, { upstreamStatus: answer.statusCode })
+            report('reused', { upstreamStatus: answer.statusCode })
             return again.record.tokens
           }
           await sessions.destroy(sessionId)
-          if (announced === 'dead') this.#report('lost', log, { upstreamStatus: answer.statusCode, reason: 'holder_died' })
-          else this.#report('refused', log, { upstreamStatus: answer.statusCode })
+          if (announced === 'dead') report('lost', { upstreamStatus: answer.statusCode, reason: 'holder_died' })
+          else report('refused', { upstreamStatus: answer.statusCode })
           throw problems.sessionExpired()
         }
         const fresh = answer.statusCode === 200 ? parseTokenAnswer(answer.body, Date.now(), this.#options.defaultTokenLifetimeMs) : null
         if (fresh === null) {
-          this.#report('failed', log, { upstreamStatus: answer.statusCode })
+          report('failed', { upstreamStatus: answer.statusCode })
           throw answer.statusCode === 200
             ? problems.upstreamInvalidResponse('authentication', 'refresh answered without both tokens')
             : problems.upstreamError('authentication', answer.statusCode)
@@ -174,11 +196,11 @@ export class TokenVault {
         const saved = await this.#save(sessionId, loaded, fresh, stale, log)
         if (saved === 'ended') {
           // Only a log-out (or an expiry) can change the session while we hold its lock.
-          this.#report('failed', log, { reason: 'session_ended' })
+          report('failed', { reason: 'session_ended' })
           throw problems.notAuthenticated()
         }
         keptUnsaved = saved === 'kept'
-        this.#report('refreshed', log, keptUnsaved ? { saved: false } : {})
+        report('refreshed', keptUnsaved ? { saved: false } : {})
         return fresh
       } finally {
         if (!keptUnsaved) await lock.conclude(sessionId)
@@ -212,6 +234,12 @@ export class TokenVault {
     this.#options.onOutcome?.(outcome)
   }
 }
+
+/** Tells the spans of a refresh's callers an attribute of it (with tracing on). */
+type Tell = (name: string, value: AttributeValue) => void
+
+/** A refresh under way, and the callers' spans waiting for it. */
+type SharedRefresh = Promise<TokenSet> & { listeners: Tell[] }
 
 /** Names a token in the store without revealing it. */
 function tokenFingerprint (token: string): string {

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { problems } from '../errors.js'
+import { tracing } from '../tracing/active.js'
 import { decodedAnswer } from './content-encoding.js'
 import { isAbort, upstreamFailure } from './errors.js'
 import { gatewayRefusal } from './gateway-refusal.js'
@@ -103,6 +104,8 @@ export class UpstreamClient {
     if (request.requestId !== undefined) headers['x-request-id'] = request.requestId
     // Compressed answers could not be searched for tokens; one that comes anyway is decoded below.
     headers['accept-encoding'] = 'identity'
+    // With tracing on: a client span for the call, and its traceparent in the headers.
+    const span = tracing?.upstreamCall(this.name, request.method, this.baseUrl, this.#basePath + request.path, headers)
     const started = performance.now()
     let answer: Dispatcher.ResponseData
     try {
@@ -117,9 +120,16 @@ export class UpstreamClient {
       const failure = upstreamFailure(this.label, error)
       const outcome = failure.code !== 'upstream_timeout' && (isAbort(error) || request.signal?.aborted === true) ? 'aborted' : failure.code.replace('upstream_', '')
       this.#observe?.(this.name, outcome, (performance.now() - started) / 1000)
+      span?.failed(outcome)
+      span?.end()
       throw failure
     }
     this.#observe?.(this.name, answer.statusCode, (performance.now() - started) / 1000)
+    if (span !== undefined) {
+      span.answered(answer.statusCode)
+      // The call lasts until its body is read or dropped (a stream: until it ends).
+      answer.body.once('close', span.end)
+    }
     const answerHeaders = withRepeatedFieldsJoined(answer.headers)
     if (answerHeaders === undefined) {
       discard(answer.body)
