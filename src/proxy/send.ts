@@ -1,13 +1,14 @@
 import { PassThrough, Readable, pipeline } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
-import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
+import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
 import { discard, readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
 import { sanitised } from '../upstream/sanitize.js'
 import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
 import { returnedResponseHeaders, withholdEchoedCredentials } from './headers.js'
+import { streamLineCleaner } from './stream-credentials.js'
 
 /** What a route does once the upstream said yes (ends sessions, say); its fields join an object answer. */
 export type AfterSuccess = (answer: unknown) => Promise<Record<string, unknown> | undefined>
@@ -71,16 +72,18 @@ const STREAM_FAILED: Record<StreamFormat, string> = {
 }
 
 /**
- * Passes an upstream answer through as it arrives, chunk by chunk, never buffered.
- * Event streams get `Cache-Control: no-cache` and `X-Accel-Buffering: no` so that no proxy
- * in front holds them back; when the upstream fails in the middle of one, the browser gets
+ * Passes an upstream answer through as it arrives, chunk by chunk, never buffered; an event
+ * stream line by line, each line without the credentials the call carried and without the
+ * token fields of `upstream`'s answers (stream-credentials.ts). Event streams get
+ * `Cache-Control: no-cache` and `X-Accel-Buffering: no` so that no proxy in front holds them
+ * back; when the upstream fails in the middle of one, the browser gets
  * a final error event in the stream's `format` (the caller knows it from the path profile:
  * never guessed from the bytes) and a clean end instead of a hang. Any other answer that fails
  * before its first byte left is a 502/504 problem instead; after that, the browser's
  * connection is cut, so that a truncated download never looks whole. A browser that goes
  * away destroys the upstream body, which aborts the upstream call.
  */
-export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse, format: StreamFormat = 'events'): FastifyReply {
+export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse, format: StreamFormat = 'events', upstream: UpstreamName = 'ejento'): FastifyReply {
   const headers = headersForBrowser(reply, label, response)
   const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
   if (isEventStream) {
@@ -93,34 +96,65 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   const out = new PassThrough()
   const metrics = reply.server.metrics
   metrics.streamOpened()
+  // An event stream's lines lose the credentials the call carried and any token field on the way (stream-credentials.ts).
+  const clean = streamLineCleaner(reply.log, upstream, response.secrets)
   // An event stream's last three bytes sent, so that a failure knows whether the upstream stopped between two events.
   let tail = BETWEEN_EVENTS
   // An event stream's unfinished last line waits for its line end: a client can do nothing with
-  // half a line, and when the upstream fails first, the half is dropped instead of becoming an
-  // event that is not JSON (Ejento's v2 client stops at one). A line too long to hold goes as it comes.
+  // half a line, a credential in it is only found once the line is whole, and when the upstream
+  // fails first, the half is dropped instead of becoming an event that is not JSON (Ejento's v2
+  // client stops at one).
   let held: Buffer[] = []
   let heldBytes = 0
+  // Set once the BFF has ended the browser's stream itself: the upstream's later bytes and failure are not for it.
+  let ended = false
+  const endWithError = (): void => {
+    ended = true
+    held = []
+    out.end(unfinishedEventEnd(tail) + STREAM_FAILED[format])
+  }
+  const writeLines = (lines: Buffer): void => {
+    const cleaned = clean(lines)
+    tail = lastBytes(tail, cleaned)
+    if (!out.write(cleaned)) source.pause()
+  }
   source.on('data', (chunk: Buffer) => {
+    if (ended) return
     if (isEventStream) {
       const end = afterLastLineEnd(chunk)
-      if (end === 0 && heldBytes + chunk.length <= HELD_LINE_LIMIT) {
+      const rest = chunk.subarray(end)
+      if ((end === 0 ? heldBytes : 0) + rest.length > HELD_LINE_LIMIT) {
+        // A line longer than the limit is never held whole, so it could not be checked for
+        // credentials (an exact token split between two pieces, an escaped one, a token field):
+        // rather than pass it unchecked, or hold without bound, the stream ends with the BFF's
+        // error event, as on an upstream failure, and the upstream call is aborted.
+        reply.log.warn({ upstream: label, limit: HELD_LINE_LIMIT }, 'an event-stream line longer than the limit was not passed on; the stream was ended')
+        if (end > 0) writeLines(Buffer.concat([...held, chunk.subarray(0, end)]))
+        endWithError()
+        source.destroy()
+        return
+      }
+      if (end === 0) {
         held.push(chunk)
         heldBytes += chunk.length
         return
       }
-      const lines = end === 0 ? chunk : chunk.subarray(0, end)
-      const rest = chunk.subarray(end === 0 ? chunk.length : end)
-      chunk = held.length === 0 ? lines : Buffer.concat([...held, lines])
+      const lines = held.length === 0 ? chunk.subarray(0, end) : Buffer.concat([...held, chunk.subarray(0, end)])
       held = rest.length === 0 ? [] : [rest]
       heldBytes = rest.length
-      tail = lastBytes(tail, chunk)
+      writeLines(lines)
+      return
     }
     if (!out.write(chunk)) source.pause()
   })
   out.on('drain', () => source.resume())
   // A last line without its line end still goes: the stream's end ends it.
-  source.once('end', () => out.end(held.length === 0 ? undefined : Buffer.concat(held)))
+  source.once('end', () => {
+    if (ended) return
+    out.end(held.length === 0 ? undefined : clean(Buffer.concat(held)))
+  })
   source.on('error', (error: Error) => {
+    if (ended) return
     if (reply.raw.destroyed && !reply.raw.writableFinished) {
       reply.log.info('the client went away during the stream; the upstream call was aborted')
       out.destroy()
@@ -129,7 +163,7 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
     reply.log.warn({ err: error }, 'the upstream stream failed before its end')
     if (isEventStream && !out.destroyed) {
       // Cut in the middle of an event: that event is ended first, so that the error is one of its own.
-      out.end(unfinishedEventEnd(tail) + STREAM_FAILED[format])
+      endWithError()
     } else if (!reply.raw.headersSent) {
       // Nothing has reached the browser yet: it gets a 502 problem, without the upstream's headers.
       for (const name of Object.keys(headers)) {
@@ -151,7 +185,7 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
 /** Three bytes, as `lastBytes` keeps them, that end an event (a blank line). */
 const BETWEEN_EVENTS = 0x0a0a0a
 
-/** The longest unfinished line held back; v2's `end` event (the whole answer, its references) is one line. */
+/** The longest unfinished line held back; v2's `end` event (the whole answer, its references) is one line, far shorter. */
 const HELD_LINE_LIMIT = 1024 * 1024
 
 /** The index after the last LF or CR (server-sent events end lines with either), 0 without one. */
@@ -194,9 +228,9 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   if (kind === 'lines') {
     // Cleaning may change the length: the answer goes out chunked.
     const headers = { ...response.headers, 'content-length': undefined }
-    return sendUpstreamStream(reply, client.label, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) })
+    return sendUpstreamStream(reply, client.label, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) }, format, client.name)
   }
-  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response, format)
+  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response, format, client.name)
 
   let head: BodyHead
   try {
@@ -205,7 +239,7 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
     throw upstreamFailure(client.label, error)
   }
   // Larger than any token answer: pass it on unread, as it comes.
-  if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, { ...response, body: Readable.from(resumed(head)) })
+  if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, { ...response, body: Readable.from(resumed(head)) }, format, client.name)
   const { 'content-length': _length, ...headers } = headersForBrowser(reply, client.label, response)
   const cleaned = cleanJson(reply.log, client.name, Buffer.concat(head.chunks), response.secrets)
   return await reply.code(response.statusCode).headers(headers).send(cleaned)

@@ -1,0 +1,88 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { HttpProblem } from '../errors.js'
+import type { UpstreamName } from '../upstream/client.js'
+import { cleanJson, safeBytes } from './clean-answer.js'
+
+/**
+ * Credentials cut out of an event stream as it passes, line by line: the JSON path's rules
+ * (clean-answer.ts) applied to each line. Every line loses the exact credentials the call
+ * carried (the session's tokens, the gateway key), replaced by the JSON path's `[withheld]`;
+ * a `data:` line holding JSON also loses token fields, and a credential spelled with `\u` or
+ * `\/` escapes, exactly as a JSON answer does. Lines, not chunks: a token the upstream wrote
+ * in two pieces is whole once its line is (send.ts holds a line until its line end).
+ *
+ * Limit: a JSON document spread over several `data:` lines is checked line by line, so a token
+ * field split from its value is not removed (the exact-value search still applies). Ejento
+ * writes each event's JSON on one line.
+ */
+
+/**
+ * What makes a line worth parsing: the end of a key the JSON path removes (every one of them,
+ * for either upstream, ends in `token` or `password`; keys are compared without case), or an
+ * escape that can spell a credential's characters (`\u`, `\/`; the other escapes only give
+ * quotes, backslashes and control characters, which the JSON path would not find either).
+ */
+const NEEDS_A_LOOK = /token"|password"|\\[u/]/i
+
+/** Cleans a run of whole lines (each with its line end; the stream's last may lack one). */
+export type StreamLineCleaner = (lines: Buffer) => Buffer
+
+/**
+ * A cleaner for one stream. The common case, no credential and nothing that looks like a
+ * token field or an escape anywhere in the run, costs one byte search per credential and one
+ * regular-expression scan, and answers the same buffer; only a run with a hit is split into
+ * lines, and only a `data:` line with a key or an escape is parsed.
+ */
+export function streamLineCleaner (log: FastifyBaseLogger, upstream: UpstreamName, secrets: readonly string[] | undefined): StreamLineCleaner {
+  const credentials = (secrets ?? []).filter((secret) => secret.length >= 8)
+  let streamLog: FastifyBaseLogger | undefined
+  return (lines) => {
+    if (!credentials.some((credential) => lines.includes(credential)) && !NEEDS_A_LOOK.test(lines.toString('latin1'))) return lines
+    streamLog ??= log.child({ answer: 'event stream' })
+    return cleanLines(streamLog, upstream, credentials, lines)
+  }
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+function cleanLines (log: FastifyBaseLogger, upstream: UpstreamName, credentials: readonly string[], lines: Buffer): Buffer {
+  const parts: Buffer[] = []
+  let changed = false
+  let from = 0
+  while (from < lines.length) {
+    // Server-sent events end a line with LF, CR or CRLF; line ends pass as they came.
+    let end = from
+    while (end < lines.length && lines[end] !== LF && lines[end] !== CR) end += 1
+    const next = lines[end] === CR && lines[end + 1] === LF ? end + 2 : Math.min(end + 1, lines.length)
+    const line = lines.subarray(from, end)
+    const clean = cleanLine(log, upstream, credentials, line)
+    if (clean !== line) changed = true
+    parts.push(clean, lines.subarray(end, next))
+    from = next
+  }
+  return changed ? Buffer.concat(parts) : lines
+}
+
+const DATA = Buffer.from('data:')
+
+function cleanLine (log: FastifyBaseLogger, upstream: UpstreamName, credentials: readonly string[], line: Buffer): Buffer {
+  const isData = line.subarray(0, DATA.length).equals(DATA)
+  if (!isData || !NEEDS_A_LOOK.test(line.toString('latin1'))) return safeBytes(log, upstream, line, credentials)
+  // The field's value starts after one optional space, as an event-stream reader takes it.
+  const start = line[DATA.length] === 0x20 ? DATA.length + 1 : DATA.length
+  const value = line.subarray(start)
+  let cleaned: Buffer
+  try {
+    cleaned = cleanJson(log, upstream, value, credentials)
+  } catch (error) {
+    if (!(error instanceof HttpProblem)) throw error
+    // JSON nested too deep to check (the JSON path refuses such an answer): the line becomes a
+    // comment, which every reader skips, so that the event around it keeps its shape.
+    log.warn({ upstream, reason: error.message }, 'an event-stream line that could not be checked for token fields was withheld')
+    return WITHHELD_LINE
+  }
+  return cleaned === value ? line : Buffer.concat([line.subarray(0, start), cleaned])
+}
+
+const WITHHELD_LINE = Buffer.from(': [withheld]')
