@@ -169,7 +169,7 @@ export function loadConfig (env: Env, options: { demo?: boolean } = {}): Config 
     },
     redis: readRedis(read, (variable, message) => { throw new ConfigError(variable, message) }, timer),
     security: {
-      allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map(parseOrigin), []),
+      allowedOrigins: read('ALLOWED_ORIGINS', (value) => parseList(value).map((origin, index, origins) => parseOrigin(origin, index, origins.length)), []),
       bodyLimit: read('BODY_LIMIT', positive(parseBytes), 1024 * 1024),
       proxyBodyLimit: read('PROXY_BODY_LIMIT', positive(parseBytes), 25 * 1024 * 1024),
       proxyRetryBuffer: read('PROXY_RETRY_BUFFER', parseBytes, 1024 * 1024),

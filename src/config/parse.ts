@@ -56,16 +56,18 @@ export function parseBaseUrl (value: string): URL {
 }
 
 /** A browser origin: scheme, host and optional port, nothing else. */
-export function parseOrigin (value: string): string {
+export function parseOrigin (value: string, index = 0, count = 1): string {
+  // Named by its position, never echoed: an origin written with credentials (`https://user:pass@app.example`) would print its password.
+  const which = count > 1 ? `entry ${index + 1} of ${count}` : 'the value'
   let url: URL
   try {
     url = new URL(value.trim())
   } catch {
-    throw new Error(`must list origins such as https://app.example.com (got "${value}")`)
+    throw new Error(`must list origins such as https://app.example.com: ${which} is not a URL`)
   }
   // Browsers send origins lower-cased, so compare (and keep) them that way.
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.trim().replace(/\/$/, '').toLowerCase()) {
-    throw new Error(`must list bare origins such as https://app.example.com, without path (got "${value}")`)
+    throw new Error(`must list bare origins such as https://app.example.com (http or https, no credentials, path, query or fragment): ${which} is not one`)
   }
   return url.origin
 }
