@@ -52,7 +52,7 @@ export async function startSentinelSet (options: SentinelSetOptions = {}): Promi
     '--bind', '127.0.0.1', '--save', '', ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(tls === undefined
       ? ['--port', String(port)]
-      : [...tlsArguments(tls.certificates, port), '--tls-replication', 'yes', ...aclArguments(tls.user, tls.password), '--masteruser', tls.user, '--masterauth', tls.password])
+      : [...tlsArguments(tls.certificates, port), '--tls-replication', 'yes', ...aclArguments(tls.user, tls.password, persist), '--masteruser', tls.user, '--masterauth', tls.password])
   ]
   const start = async (name: string, extra: string[] = []): Promise<RedisProcess> => {
     const port = await freePort()

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -45,9 +46,16 @@ export function tlsArguments (certificates: TestCertificates, port: number): str
   ]
 }
 
-/** An ACL user with every right, and `default` switched off: only this user gets in. */
-export function aclArguments (user: string, password: string): string[] {
-  return ['--user', user, 'on', `>${password}`, '~*', '&*', '+@all', '--user', 'default', 'off']
+/**
+ * An ACL user with every right, and `default` switched off: only this user gets in. With
+ * `persist`, `default` is on with a password nobody is given instead (as closed to clients):
+ * Redis replays an append-only file as `default`, and with it off, a Redis without the fix of
+ * redis/redis#14541 (Debian's 7.0 here) drops every MULTI/EXEC there (the effects of the
+ * session store's scripts, "-NOPERM ACLs rules changed"): every session lost at a restart.
+ */
+export function aclArguments (user: string, password: string, persist = false): string[] {
+  const defaultUser = persist ? ['on', `>${randomBytes(18).toString('base64url')}`, '~*', '&*', '+@all'] : ['off']
+  return ['--user', user, 'on', `>${password}`, '~*', '&*', '+@all', '--user', 'default', ...defaultUser]
 }
 
 export interface TlsRedis extends RedisProcess {
@@ -55,11 +63,15 @@ export interface TlsRedis extends RedisProcess {
   url: string
 }
 
-/** A TLS-only redis-server on a free port with an ACL user, as a managed Redis is; `extraArgs` last (they win: `--appendonly yes`). */
-export async function startTlsRedis (certificates: TestCertificates, user: string, password: string, cleanup: CleanupScope = onCleanup, extraArgs: string[] = []): Promise<TlsRedis> {
+/**
+ * A TLS-only redis-server on a free port with an ACL user, as a managed Redis is. `persist`:
+ * an append-only file synced on every write, so that a kill and a restart keep the data (an outage).
+ */
+export async function startTlsRedis (certificates: TestCertificates, user: string, password: string, cleanup: CleanupScope = onCleanup, options: { persist?: boolean } = {}): Promise<TlsRedis> {
   const port = await freePort()
+  const persistence = options.persist === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
   const server = await startRedisProcess({
-    args: [...tlsArguments(certificates, port), ...aclArguments(user, password), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
+    args: [...tlsArguments(certificates, port), ...aclArguments(user, password, options.persist), '--bind', '127.0.0.1', '--save', '', ...persistence],
     port,
     dir: await tempFolder('redis-tls-data', cleanup),
     client: { tls: { ca: certificates.ca }, username: user, password },
