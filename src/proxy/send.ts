@@ -9,6 +9,8 @@ import { sanitised } from '../upstream/sanitize.js'
 import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
 import { returnedResponseHeaders, withholdEchoedCredentials } from './headers.js'
 import { streamLineCleaner } from './stream-credentials.js'
+import { tracing } from '../tracing/active.js'
+import type { StreamEnd } from '../tracing/active.js'
 
 /** What a route does once the upstream said yes (ends sessions, say); its fields join an object answer. */
 export type AfterSuccess = (answer: unknown) => Promise<Record<string, unknown> | undefined>
@@ -96,6 +98,9 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   const out = new PassThrough()
   const metrics = reply.server.metrics
   metrics.streamOpened()
+  // With tracing on: a `stream` span, told of every byte the browser is sent and of how the stream ended.
+  const span = tracing?.stream()
+  let how: StreamEnd | undefined
   // An event stream's lines lose the credentials the call carried and any token field on the way (stream-credentials.ts).
   const clean = streamLineCleaner(reply.log, upstream, response.secrets)
   // An event stream's last three bytes sent, so that a failure knows whether the upstream stopped between two events.
@@ -111,11 +116,15 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   const endWithError = (): void => {
     ended = true
     held = []
-    out.end(unfinishedEventEnd(tail) + STREAM_FAILED[format])
+    const last = unfinishedEventEnd(tail) + STREAM_FAILED[format]
+    how = 'upstream_failed'
+    span?.sent(Buffer.from(last))
+    out.end(last)
   }
   const writeLines = (lines: Buffer): void => {
     const cleaned = clean(lines)
     tail = lastBytes(tail, cleaned)
+    span?.sent(cleaned)
     if (!out.write(cleaned)) source.pause()
   }
   source.on('data', (chunk: Buffer) => {
@@ -145,22 +154,28 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
       writeLines(lines)
       return
     }
+    span?.sent(chunk)
     if (!out.write(chunk)) source.pause()
   })
   out.on('drain', () => source.resume())
   // A last line without its line end still goes: the stream's end ends it.
   source.once('end', () => {
     if (ended) return
-    out.end(held.length === 0 ? undefined : clean(Buffer.concat(held)))
+    const last = held.length === 0 ? undefined : clean(Buffer.concat(held))
+    how = 'done'
+    if (last !== undefined) span?.sent(last)
+    out.end(last)
   })
   source.on('error', (error: Error) => {
     if (ended) return
     if (reply.raw.destroyed && !reply.raw.writableFinished) {
       reply.log.info('the client went away during the stream; the upstream call was aborted')
+      how = 'client_gone'
       out.destroy()
       return
     }
     reply.log.warn({ err: error }, 'the upstream stream failed before its end')
+    how = 'upstream_failed'
     if (isEventStream && !out.destroyed) {
       // Cut in the middle of an event: that event is ended first, so that the error is one of its own.
       endWithError()
@@ -177,6 +192,8 @@ export function sendUpstreamStream (reply: FastifyReply, label: string, response
   })
   out.once('close', () => {
     metrics.streamClosed()
+    // Closed before the upstream ended or failed: the browser went away.
+    span?.end(how ?? 'client_gone')
     if (!source.destroyed) source.destroy()
   })
   return reply.code(response.statusCode).headers(headers).send(out)

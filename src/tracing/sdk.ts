@@ -26,7 +26,18 @@ export interface TracingOptions {
   log: (level: 'warn' | 'error', message: string) => void
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const VERSION = ownVersion()
+
+/** This server's version, from the nearest package.json above this module that is its own (dist/ may be built anywhere). */
+function ownVersion (): string | undefined {
+  for (let folder = new URL('./', import.meta.url); folder.pathname !== '/'; folder = new URL('../', folder)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', folder), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'ejento-bff') return pkg.version
+    } catch {}
+  }
+  return undefined
+}
 
 /**
  * Starts the OpenTelemetry SDK for traces: only imported (dynamically, by start.ts) when
@@ -40,7 +51,7 @@ export async function startTracing (options: TracingOptions): Promise<Tracing> {
   diag.setLogger(diagLogger(options.log), DiagLogLevel.WARN)
   const instanceId = randomUUID()
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ 'service.name': 'ejento-bff', 'service.version': VERSION, 'service.instance.id': instanceId }))
+    .merge(resourceFromAttributes({ 'service.name': 'ejento-bff', 'service.instance.id': instanceId, ...(VERSION === undefined ? {} : { 'service.version': VERSION }) }))
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the defaults above.
     .merge(detectResources({ detectors: [envDetector] }))
   const provider = new NodeTracerProvider({
