@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { onCleanup } from './app.js'
 import type { CleanupScope } from './app.js'
 import { waitFor } from './processes.js'
+import { startRealServer } from './real-server.js'
+import type { RealServer } from './real-server.js'
 
 /** One span as an OTLP/HTTP JSON export carried it, its attributes flattened to plain values. */
 export interface ReceivedSpan {
@@ -114,4 +116,27 @@ function valueOf (value: OtlpValue): unknown {
 /** The spans of one trace, each with its children's names, for a readable assertion. */
 export function childrenOf (spans: ReceivedSpan[], parent: ReceivedSpan): ReceivedSpan[] {
   return spans.filter((span) => span.parentSpanId === parent.spanId && span.traceId === parent.traceId)
+}
+
+/**
+ * The compiled server on a real socket, tracing to `receiver` in OTLP/HTTP JSON, its batches
+ * sent every 50 ms (the test's `env` wins).
+ */
+export async function startTracedServer (upstreams: { authUrl: string, apiUrl: string }, receiver: OtlpReceiver, env: Record<string, string> = {}, cleanup?: CleanupScope): Promise<RealServer> {
+  return await startRealServer(upstreams, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+    ...env
+  }, cleanup)
+}
+
+/** The route span of the request that answered with `requestId` (its `X-Request-Id`). */
+export function routeSpanOf (spans: ReceivedSpan[], requestId: string): ReceivedSpan | undefined {
+  return spans.find((span) => span.attributes['ejento_bff.request_id'] === requestId)
+}
+
+/** Every span of `traceId`. */
+export function traceOf (spans: ReceivedSpan[], traceId: string): ReceivedSpan[] {
+  return spans.filter((span) => span.traceId === traceId)
 }
