@@ -109,6 +109,10 @@ function clusterOptions (config: RedisConfig): ClusterOptions {
 function commonOptions (config: RedisConfig): RedisOptions {
   return {
     enableOfflineQueue: false,
+    // A command left unanswered by a connection that closed has already failed its caller (its
+    // timeout, or the close): sent again to the next server it would run where nobody waits for
+    // it (a write replayed on a new primary after its request answered 503).
+    autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 1,
     // A token save's WAIT may block for REDIS_WAIT_TIMEOUT: the client must not give up first.
     commandTimeout: Math.max(2000, config.waitReplicas > 0 ? config.waitTimeoutMs + 1000 : 0),

@@ -175,6 +175,8 @@ export interface RedisSessionStoreOptions {
    * (src/session/replica-wait.ts). Rejecting fails the save as Redis being away does.
    */
   afterTokenSave?: (sessionKey: string) => Promise<void>
+  /** The longest one operation of several commands waits (default: the client's commandTimeout). */
+  callLimitMs?: number
   now?: () => number
 }
 
@@ -194,6 +196,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #ownerIndexTtlMs: number
   readonly #now: () => number
   readonly #afterTokenSave: (sessionKey: string) => Promise<void>
+  readonly #callLimitMs: number
 
   constructor (redis: RedisConnection, options: RedisSessionStoreOptions) {
     if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
@@ -211,6 +214,7 @@ export class RedisSessionStore implements SessionStore {
     this.#now = options.now ?? Date.now
     this.#afterTokenSave = options.afterTokenSave ?? (async () => {})
     this.#redis = redis as RedisConnection & SessionCommands
+    this.#callLimitMs = options.callLimitMs ?? commandTimeoutOf(redis)
     const scripts: Array<[keyof SessionCommands, number, string]> = [
       ['bffSessionWrite', 1, WRITE_SESSION], ['bffIndexAdd', 1, INDEX_ADD], ['bffIndexRescore', 1, INDEX_RESCORE],
       ['bffIndexRead', 1, INDEX_READ], ['bffIndexRemove', 1, INDEX_REMOVE], ['bffSessionMove', 2, MOVE],
@@ -228,7 +232,7 @@ export class RedisSessionStore implements SessionStore {
   /** The session first, then its index entry: the index never names a session yet to be written. */
   async create (id: string, owner: string, data: string, ttlMs: number): Promise<number> {
     const ownerName = this.#ownerName(owner)
-    await this.#call(async () => {
+    await this.#steps(async () => {
       const expiresAt = await this.#write(id, ownerName, data, ttlMs)
       await this.#index(ownerName, id, expiresAt)
       await this.#afterTokenSave(this.#sessionKey(id))
@@ -244,7 +248,7 @@ export class RedisSessionStore implements SessionStore {
    */
   async replace (previousId: string, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<{ created: number } | { successor: string }> {
     const ownerName = this.#ownerName(owner)
-    return await this.#call(async () => {
+    return await this.#steps(async () => {
       const expiresAt = await this.#write(id, ownerName, data, ttlMs)
       const [moved, detail] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, '')
       if (moved === 0) {
@@ -265,7 +269,7 @@ export class RedisSessionStore implements SessionStore {
    */
   async renew (previousId: string, expectedVersion: number, id: string, owner: string, data: string, ttlMs: number, successorTtlMs: number): Promise<number | null> {
     const ownerName = this.#ownerName(owner)
-    return await this.#call(async () => {
+    return await this.#steps(async () => {
       const expiresAt = await this.#write(id, ownerName, data, ttlMs)
       await this.#index(ownerName, id, expiresAt)
       const [moved, previousOwner] = await this.#redis.bffSessionMove(this.#sessionKey(previousId), this.#successorKey(previousId), id, successorTtlMs, expectedVersion)
@@ -286,7 +290,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async update (id: string, expectedVersion: number, data: string, ttlMs: number): Promise<number | null> {
-    const version = await this.#call(async () => {
+    const version = await this.#steps(async () => {
       const written = await this.#redis.bffSessionUpdate(this.#sessionKey(id), expectedVersion, data, ttlMs, this.#now() + ttlMs)
       if (written !== null) await this.#afterTokenSave(this.#sessionKey(id))
       return written
@@ -300,7 +304,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** The session ends at once; its index entry goes after (the index may name an ended session a moment, never miss a live one). */
   async destroy (id: string): Promise<void> {
-    await this.#call(async () => {
+    await this.#steps(async () => {
       const owner = await this.#redis.bffSessionDestroy(this.#sessionKey(id))
       await this.#unindex(owner, id)
     })
@@ -450,7 +454,7 @@ export class RedisSessionStore implements SessionStore {
    * refuses every command that names a key).
    */
   async ping (): Promise<void> {
-    await this.#call(async () => {
+    await this.#steps(async () => {
       // On a cluster this one goes to any node, once the client knows the slots.
       await this.#redis.ping()
       if (!(this.#redis instanceof Cluster)) return
@@ -470,11 +474,36 @@ export class RedisSessionStore implements SessionStore {
   /** The client belongs to the app, which closes it; nothing to release here. */
   async close (): Promise<void> {}
 
+  /** One command: its own timeout (the client's commandTimeout) bounds it. */
   async #call<T> (command: () => Promise<T>): Promise<T> {
     try {
       return await command()
     } catch (error) {
       throw redisUnavailable(error)
+    }
+  }
+
+  /**
+   * Several commands in a row (a log-in's write, index and WAIT; log-out everywhere): each has
+   * its own timeout, but a primary that stops answering (frozen, a network partition) would
+   * make the request wait for one timeout per command, and best-effort steps that swallow
+   * theirs even longer. The whole operation gets one command's time: past it the request
+   * answers 503 store_unavailable (the commands may still land, as after any timeout).
+   */
+  async #steps<T> (steps: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const over = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`no answer within ${this.#callLimitMs} ms`)) }, this.#callLimitMs)
+    })
+    const running = steps()
+    // Its own failure after the deadline is no one's to report.
+    running.catch(() => {})
+    try {
+      return await Promise.race([running, over])
+    } catch (error) {
+      throw redisUnavailable(error)
+    } finally {
+      clearTimeout(timer)
     }
   }
 }
@@ -495,6 +524,12 @@ export function hashTag (key: string): string {
   if (open === -1) return key
   const close = key.indexOf('}', open + 1)
   return close === -1 || close === open + 1 ? key : key.slice(open + 1, close)
+}
+
+/** The client's own per-command timeout (src/redis.ts sets it in every mode). */
+function commandTimeoutOf (redis: RedisConnection): number {
+  const options = redis instanceof Cluster ? redis.options.redisOptions : redis.options
+  return options?.commandTimeout ?? 2000
 }
 
 /** How versions before keyed indexes named an owner: an unsalted hash (kept to find their sessions until they end). */
