@@ -187,12 +187,13 @@ export function redactedUrl (url: string): string {
   }
 }
 
-/** Quits politely when connected, otherwise just stops reconnecting. */
+/**
+ * Quits politely when connected, then disconnects: QUIT ends only the connection to the server,
+ * and under Sentinel the fail-over detector's connections to the sentinels stay open until the
+ * connector is disconnected (the process then waited for the forced exit).
+ */
 export async function closeRedis (redis: Redis | Cluster): Promise<void> {
   closing.add(redis)
-  if (redis.status === 'ready') {
-    await redis.quit().catch(() => { redis.disconnect() })
-  } else {
-    redis.disconnect()
-  }
+  if (redis.status === 'ready') await redis.quit().catch(() => {})
+  redis.disconnect()
 }
