@@ -50,7 +50,7 @@ describe('the browser client package', () => {
       expect(imported.filter((specifier) => specifier?.startsWith('./') !== true)).toEqual(['eventsource-parser'])
 
       const module = await import(pathToFileURL(join(out, 'index.js')).href) as Record<string, unknown>
-      expect(Object.keys(module).sort()).toEqual(['BffClient', 'BffError', 'askEvents', 'createClient', 'isProblem'])
+      expect(Object.keys(module).sort()).toEqual(['BffClient', 'BffError', 'ClientError', 'DEFAULT_MAX_EVENT_SIZE', 'askEvents', 'createClient', 'isProblem'])
     } finally {
       await rm(out, { recursive: true, force: true })
     }
@@ -65,7 +65,7 @@ describe('the browser client package', () => {
       expect(text).not.toMatch(/^\s*import\b/m)
       expect(text).toContain('createParser')
       const module = await import(pathToFileURL(file).href) as Record<string, unknown>
-      expect(Object.keys(module).sort()).toEqual(['BffClient', 'BffError', 'askEvents', 'createClient', 'isProblem'])
+      expect(Object.keys(module).sort()).toEqual(['BffClient', 'BffError', 'ClientError', 'DEFAULT_MAX_EVENT_SIZE', 'askEvents', 'createClient', 'isProblem'])
     } finally {
       await rm(out, { recursive: true, force: true })
     }

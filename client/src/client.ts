@@ -2,12 +2,14 @@ import { askEvents } from './events.js'
 import type { AskEvent } from './events.js'
 import { Transport } from './http.js'
 import type { CallOptions, ClientOptions } from './http.js'
+import { assertNoDotSegment, segment } from './paths.js'
 import type * as T from './types.js'
 
-/** An Ejento id in a path: a number or a string of letters, digits, `_` and `-` (the BFF refuses others with 400). */
+/**
+ * An Ejento id in a path: a number or a string of letters, digits, `_` and `-` (the BFF refuses
+ * others with 400; `.` and `..` the client refuses itself, ClientError `unsafe_path`).
+ */
 export type Id = string | number
-
-const segment = (id: Id): string => encodeURIComponent(String(id))
 
 /**
  * A typed client of the Ejento BFF for browser apps. The browser holds only the BFF's HttpOnly
@@ -128,7 +130,7 @@ export class BffClient {
   async * ask (agentId: Id, body: T.AskBody, options?: CallOptions): AsyncGenerator<AskEvent, void, undefined> {
     const response = await this.#http.send('POST', `/api/agents/${segment(agentId)}/responses`, { ...options, body, accept: 'text/event-stream' })
     if (response.body !== null && /^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
-      yield * askEvents(response.body)
+      yield * askEvents(response.body, { maxEventSize: this.#http.maxEventSize })
       return
     }
     // Ejento answered all at once although a stream was asked for: one event with the whole answer.
@@ -164,14 +166,17 @@ export class BffClient {
    * A call no route names, through the BFF's passthrough to Ejento's API server (`'ejento'`) or its
    * authentication server (`'auth'`), with the right token added by the BFF: e.g. the agent list,
    * `proxy('ejento', '/api/v2/agents')`. `path` is Ejento's path; its answer is not described.
+   * A path with a dot segment (`..`, `.`, `%2e`) is refused unsent (ClientError `unsafe_path`):
+   * the browser would resolve it, out of the passthrough.
    */
   async proxy<Answer = unknown> (upstream: 'ejento' | 'auth', path: `/${string}`, options: CallOptions & { method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', body?: unknown, query?: Record<string, string | number | boolean | undefined> } = {}): Promise<Answer> {
     const { method = 'GET', ...rest } = options
+    assertNoDotSegment(path)
     return await this.#http.json(method, `/proxy/${upstream}${path}`, rest)
   }
 }
 
-/** A client of the BFF at `options.baseUrl` (default: the page's own origin). */
+/** A client of the BFF at `options.baseUrl` (default: the page's own origin); ClientError `invalid_base_url` or `invalid_option` for options it cannot take. */
 export function createClient (options: ClientOptions = {}): BffClient {
   return new BffClient(options)
 }

@@ -73,3 +73,28 @@ function textOf (body: unknown): string | undefined {
   }
   return typeof message === 'string' ? message : undefined
 }
+
+/** The stable codes of the errors the client makes itself, before or without an answer of the BFF. */
+export type ClientErrorCode =
+  /** `createClient`'s `baseUrl` is not an http(s) origin with an optional path, nor a path of the page's own origin. */
+  | 'invalid_base_url'
+  /** An option of `createClient` has a value it cannot take (`maxEventSize` not a positive integer). */
+  | 'invalid_option'
+  /** A path given to `proxy()`, or an id in a named route's path, has a dot segment (`.`, `..`, `%2e`): the browser would resolve it before the BFF sees it. Not sent. */
+  | 'unsafe_path'
+  /** An event of `ask()`'s stream grew past `maxEventSize` characters: the stream was stopped (a broken or hostile server could otherwise fill the tab's memory). */
+  | 'stream_event_too_large'
+
+/**
+ * An error the client makes itself: a call it refuses to send, or a stream it stops. Told apart
+ * from the BFF's answers (`BffError`) by its class and its stable `code`.
+ */
+export class ClientError extends Error {
+  override readonly name = 'ClientError'
+  readonly code: ClientErrorCode
+
+  constructor (code: ClientErrorCode, message: string) {
+    super(message)
+    this.code = code
+  }
+}

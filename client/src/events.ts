@@ -1,5 +1,7 @@
 import { createParser } from 'eventsource-parser'
 import type { EventSourceMessage } from 'eventsource-parser'
+import { ClientError } from './errors.js'
+import { DEFAULT_MAX_EVENT_SIZE } from './http.js'
 import type { components } from './openapi.js'
 import type { AskAnswer } from './types.js'
 
@@ -52,11 +54,21 @@ export type AskEvent = GuideEvent | StepEvent | AnswerEvent | UnknownEvent
 /**
  * The events of an event-stream body, each as soon as its blank line arrives. Parsed by
  * eventsource-parser. Leaving early (`break`, an exception, an abort) cancels the body, which
- * closes the connection: the BFF then aborts its call to Ejento.
+ * closes the connection: the BFF then aborts its call to Ejento. An event longer than
+ * `maxEventSize` characters (its data, or what has arrived of it) stops the stream the same way,
+ * with ClientError `stream_event_too_large`, once the events before it are yielded.
  */
-export async function * askEvents (body: ReadableStream<Uint8Array>): AsyncGenerator<AskEvent, void, undefined> {
+export async function * askEvents (body: ReadableStream<Uint8Array>, options: { maxEventSize?: number } = {}): AsyncGenerator<AskEvent, void, undefined> {
+  const maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
   const messages: EventSourceMessage[] = []
-  const parser = createParser({ onEvent: (message) => { messages.push(message) } })
+  let overflowed = false
+  const parser = createParser({
+    // An event that arrived whole in one read is checked here; one still arriving, by the parser.
+    onEvent: (message) => { if (message.data.length > maxEventSize) overflowed = true; else if (!overflowed) messages.push(message) },
+    // eventsource-parser stops buffering past this many characters and reports it here.
+    maxBufferSize: maxEventSize,
+    onError: (error) => { if (error.type === 'max-buffer-size-exceeded') overflowed = true }
+  })
   const reader = body.getReader()
   const decoder = new TextDecoder()
   let lastCharacter = ''
@@ -69,6 +81,7 @@ export async function * askEvents (body: ReadableStream<Uint8Array>): AsyncGener
       parser.feed(text)
       lastCharacter = text.slice(-1)
       for (const message of messages.splice(0)) yield * eventsOf(message)
+      if (overflowed) throw new ClientError('stream_event_too_large', `An event of the stream is longer than ${maxEventSize} characters (maxEventSize): the stream was stopped.`)
     }
     // v2 ends its stream by closing the connection, perhaps without the blank line after its
     // last event: a last event whose lines all arrived whole still counts. (A line cut short

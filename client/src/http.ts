@@ -1,16 +1,26 @@
-import { BffError } from './errors.js'
+import { BffError, ClientError } from './errors.js'
+import { hasDotSegment } from './paths.js'
+
+/** `maxEventSize`'s default: 1 MiB of text per event, far above any answer an agent streams. */
+export const DEFAULT_MAX_EVENT_SIZE = 1_048_576
 
 export interface ClientOptions {
   /**
    * Where the BFF answers: '' (the default) is the page's own origin, as when the BFF serves
    * the page; otherwise an origin with an optional path prefix (`https://bff.example.com`,
-   * `/bff`). Outside a browser (Node.js, tests) it must be absolute.
+   * `/bff`). Outside a browser (Node.js, tests) it must be absolute. No credentials, query or
+   * fragment: `createClient` throws ClientError `invalid_base_url`.
    */
   baseUrl?: string
   /** The `fetch` to call; the global one by default. */
   fetch?: typeof globalThis.fetch
   /** Headers sent with every call (an `x-request-id`...). Never a credential: the session cookie is the only one. */
   headers?: Record<string, string>
+  /**
+   * The longest event `ask()` reads from a stream, in characters of its data (default 1 MiB): a longer one
+   * stops the stream with ClientError `stream_event_too_large` rather than filling the tab's memory.
+   */
+  maxEventSize?: number
 }
 
 /** What every call takes besides its own arguments. */
@@ -32,11 +42,14 @@ export interface SendOptions extends CallOptions {
  */
 export class Transport {
   readonly baseUrl: string
+  readonly maxEventSize: number
   readonly #fetch: typeof globalThis.fetch
   readonly #headers: Record<string, string>
 
   constructor (options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '')
+    this.baseUrl = checkedBaseUrl(options.baseUrl ?? '').replace(/\/+$/, '')
+    this.maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
+    if (!Number.isSafeInteger(this.maxEventSize) || this.maxEventSize < 1) throw new ClientError('invalid_option', 'maxEventSize must be a positive integer (characters).')
     // Called through a function: a browser's fetch refuses to run with another `this`.
     const fetchFunction = options.fetch ?? globalThis.fetch
     this.#fetch = async (input, init) => await fetchFunction(input, init)
@@ -72,6 +85,38 @@ export class Transport {
     const text = await response.text()
     return (text === '' ? undefined : JSON.parse(text)) as T
   }
+}
+
+/**
+ * `baseUrl` as given, when it is '' (the page's own origin), a path of the page's own origin
+ * (`/bff`), or an http(s) origin with an optional path (`https://bff.example.com/bff`); no
+ * credentials, query, fragment, dot segment, backslash, space or control character (which a
+ * browser would drop or resolve, sending calls elsewhere than the address reads). Else
+ * ClientError `invalid_base_url`, which never repeats the value (it may hold a password).
+ */
+function checkedBaseUrl (baseUrl: string): string {
+  const refuse = (why: string): never => { throw new ClientError('invalid_base_url', `baseUrl must be an http(s) URL or a path of the page's own origin (such as "/bff"): ${why}.`) }
+  if (typeof baseUrl !== 'string') refuse('it is not a string')
+  if (baseUrl === '') return baseUrl
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f\\]/.test(baseUrl)) refuse('it has a space, a control character or a backslash')
+  if (/[?#]/.test(baseUrl)) refuse('it has a query or a fragment')
+  if (baseUrl.startsWith('/')) {
+    // `//host` is another origin, not a path.
+    if (baseUrl.startsWith('//')) refuse('"//" starts another origin, not a path')
+    if (hasDotSegment(baseUrl)) refuse('it has a dot segment')
+    return baseUrl
+  }
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    return refuse('it is neither an absolute URL nor a path starting with "/"')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') refuse('its scheme is not http or https')
+  if (url.username !== '' || url.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(baseUrl)) refuse('it has credentials (user:password@)')
+  if (!/^https?:\/\/[^/]/i.test(baseUrl) || hasDotSegment(baseUrl.replace(/^https?:\/\/[^/]*/i, ''))) refuse('it has a dot segment or no "//" before its host')
+  return baseUrl
 }
 
 /** The error a non-2xx answer stands for; its body is always read (an unread body holds the connection). */

@@ -1,10 +1,11 @@
 // The Ejento BFF's typed client for browser apps: `import { createClient } from 'ejento-bff/client'`.
 export { BffClient, createClient } from './client.js'
 export type { Id } from './client.js'
-export { BffError, isProblem } from './errors.js'
-export type { Problem } from './errors.js'
+export { BffError, ClientError, isProblem } from './errors.js'
+export type { ClientErrorCode, Problem } from './errors.js'
 export { askEvents } from './events.js'
 export type { AnswerEvent, AskEvent, GuideEvent, StepEvent, StreamErrorData, UnknownEvent } from './events.js'
+export { DEFAULT_MAX_EVENT_SIZE } from './http.js'
 export type { CallOptions, ClientOptions } from './http.js'
 export type * from './types.js'
 export type { components, paths } from './openapi.js'
