@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis'
 import type { ClusterOptions, RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisAddress, RedisConfig } from './config/redis.js'
+import { watchReplicaCount } from './session/replica-wait.js'
 
 /**
  * The one Redis client of the process (sessions, rate-limit counters, refresh locks), built
@@ -47,8 +48,12 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
       }, 100).unref()
     })
   }
+  if (config.waitReplicas > 0) stoppers.set(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
   return redis
 }
+
+/** What closeRedis stops besides the client (the replica count checks). */
+const stoppers = new WeakMap<Redis | Cluster, () => void>()
 
 /** Clients closeRedis ended: the only ones that stay ended. */
 const closing = new WeakSet<Redis | Cluster>()
@@ -194,6 +199,7 @@ export function redactedUrl (url: string): string {
  */
 export async function closeRedis (redis: Redis | Cluster): Promise<void> {
   closing.add(redis)
+  stoppers.get(redis)?.()
   if (redis.status === 'ready') await redis.quit().catch(() => {})
   redis.disconnect()
 }

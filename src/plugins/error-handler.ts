@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { HttpProblem, problemBody } from '../errors.js'
 import type { ProblemBody } from '../errors.js'
 import { StoreUnavailableError } from '../session/store.js'
+import { storeUnavailableLog } from '../session/unavailable-log.js'
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
 
@@ -21,9 +22,12 @@ const FRAMEWORK_CODES: Record<string, [number, string]> = {
 
 /** Every error the BFF answers itself is RFC 9457 problem JSON with a stable `code`; no 5xx leaks internals. */
 export default fp(async function errorHandler (app: FastifyInstance) {
+  const logStoreUnavailable = storeUnavailableLog()
   app.setErrorHandler(async (error: FastifyError | HttpProblem | StoreUnavailableError, request, reply) => {
     const problem = toProblem(error)
-    if (problem.status >= 500) {
+    if (problem.code === 'store_unavailable') {
+      logStoreUnavailable(request.log, error)
+    } else if (problem.status >= 500) {
       request.log.error({ err: error, code: problem.code }, 'request failed')
     } else {
       request.log.info({ code: problem.code, status: problem.status }, problem.detail ?? problem.code)

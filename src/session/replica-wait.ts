@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 export interface ReplicaWaitOptions {
   /** How many replicas must acknowledge (REDIS_WAIT_REPLICAS, at least 1). */
@@ -46,4 +47,54 @@ export function replicaWait (redis: Redis | Cluster, options: ReplicaWaitOptions
     }
     short = true
   }
+}
+
+export interface ReplicaCountOptions {
+  /** REDIS_WAIT_REPLICAS. */
+  replicas: number
+  timeoutMs: number
+  log: FastifyBaseLogger
+  /** How often the count is read again while connected. */
+  everyMs?: number
+}
+
+/**
+ * REDIS_WAIT_REPLICAS larger than the replicas a primary has makes every log-in and refresh
+ * wait REDIS_WAIT_TIMEOUT and go on unacknowledged: said at start (the first connection) and
+ * whenever it changes (a replica lost or added, a fail-over to a primary with fewer), from
+ * `INFO replication` (`connected_slaves`; on a Cluster, the primary with the fewest). Answers
+ * a function that stops the checks.
+ */
+export function watchReplicaCount (redis: Redis | Cluster, options: ReplicaCountOptions): () => void {
+  const { replicas, timeoutMs, log, everyMs = 30_000 } = options
+  let short: boolean | undefined
+  const check = async (): Promise<void> => {
+    const primaries = redis instanceof Cluster ? redis.nodes('master') : [redis]
+    if (primaries.length === 0) return
+    const counts = await Promise.all(primaries.map(async (primary) => connectedReplicas(await primary.info('replication'))))
+    const connected = Math.min(...counts)
+    if (connected < replicas) {
+      if (short !== true) {
+        log.warn({ wanted: replicas, connected, timeoutMs },
+          'REDIS_WAIT_REPLICAS is more than the replicas the Redis primary has: every log-in and refresh waits REDIS_WAIT_TIMEOUT, then goes on unacknowledged (add replicas or lower REDIS_WAIT_REPLICAS)')
+      }
+      short = true
+    } else {
+      if (short === true) log.info({ wanted: replicas, connected }, 'the Redis primary has enough replicas for REDIS_WAIT_REPLICAS again')
+      short = false
+    }
+  }
+  const run = (): void => { check().catch(() => {}) }
+  redis.on('ready', run)
+  const timer = setInterval(() => { if (redis.status === 'ready') run() }, everyMs)
+  timer.unref()
+  return () => {
+    clearInterval(timer)
+    redis.off('ready', run)
+  }
+}
+
+function connectedReplicas (info: string): number {
+  const match = /^connected_slaves:(\d+)/m.exec(info)
+  return match === null ? 0 : Number(match[1])
 }
