@@ -4,8 +4,12 @@
  * Ejento answers as the API access guide ("guide") and hosted Ejento ("v2") define it.
  *
  * Ejento's answers are described, never enforced: every object takes extra fields
- * (`additionalProperties: true`), and the routes send the upstream's JSON as the string it
- * already is, which Fastify never re-serialises (a schema can neither drop nor coerce a field).
+ * (`additionalProperties: true`), and the routes send the upstream's JSON as bytes, which
+ * Fastify never serialises (a schema can neither drop nor coerce a field). Those bytes are the
+ * upstream's own, byte for byte, unless the BFF had to take something out (a token or password
+ * field, a credential the call carried) or add a field (`ended_sessions`): only then is the body
+ * re-written, keeping every key (`__proto__` too) and every number as the upstream wrote it
+ * (see routes/upstream-json.ts). A refusal that is not an error object becomes a `Problem`.
  * Fields the two profiles name differently are optional, or the shapes are alternatives (`anyOf`).
  */
 

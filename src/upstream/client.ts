@@ -152,7 +152,18 @@ export class UpstreamClient {
   }
 
   async readJson (response: UpstreamResponse, required = true): Promise<unknown> {
-    let text: string
+    const text = (await this.readBytes(response)).toString('utf8')
+    if (text === '') return null
+    try {
+      return JSON.parse(text)
+    } catch {
+      if (!required) return null
+      throw problems.upstreamInvalidResponse(this.label, 'the answer is not JSON')
+    }
+  }
+
+  /** A whole answer read as it came, up to the size a JSON answer may have (else a 502). */
+  async readBytes (response: UpstreamResponse): Promise<Buffer> {
     try {
       const declared = Number(response.headers['content-length'] ?? 0)
       if (declared > MAX_JSON_BYTES) {
@@ -164,16 +175,9 @@ export class UpstreamClient {
         discard(response.body)
         throw problems.upstreamInvalidResponse(this.label, 'the answer is too large')
       }
-      text = Buffer.concat(chunks).toString('utf8')
+      return Buffer.concat(chunks)
     } catch (error) {
       throw upstreamFailure(this.label, error)
-    }
-    if (text === '') return null
-    try {
-      return JSON.parse(text)
-    } catch {
-      if (!required) return null
-      throw problems.upstreamInvalidResponse(this.label, 'the answer is not JSON')
     }
   }
 

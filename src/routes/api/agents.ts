@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ActiveSession } from '../../plugins/session.js'
-import { sendUpstreamJson, sendUpstreamStream } from '../../proxy/send.js'
+import { sendUpstreamStream } from '../../proxy/send.js'
+import { sendUpstreamJson } from '../upstream-json.js'
 import { agentAnswerOrStream, problemResponses, problemOrUpstreamResponses, upstreamJson, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { callEjento } from './ejento-call.js'
 import { startThread } from './new-thread.js'

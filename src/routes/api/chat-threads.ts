@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { sendUpstreamJson } from '../../proxy/send.js'
+import { sendUpstreamJson } from '../upstream-json.js'
 import { noContent, problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { callEjento, supported } from './ejento-call.js'
 import { agentParams, threadParams, threadRenameBody } from './schemas.js'

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { problems } from '../../errors.js'
-import { sendUpstreamJson } from '../../proxy/send.js'
+import { sendUpstreamJson } from '../upstream-json.js'
 import { callEjento } from './ejento-call.js'
 
 /** The new thread's id, or the answer already sent for a creation the upstream refused or failed. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { ActiveSession } from '../../plugins/session.js'
-import { sendUpstreamJson } from '../../proxy/send.js'
-import type { AfterSuccess } from '../../proxy/send.js'
+import { sendUpstreamJson } from '../upstream-json.js'
+import type { AfterSuccess } from '../upstream-json.js'
 import { problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
 import { ownPasswordBody, userParams, userUpdateBody, usersQuery } from './schemas.js'
 
@@ -92,5 +92,5 @@ async function forwardJson (app: FastifyInstance, request: FastifyRequest, reply
     headers: hasBody ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
     body: hasBody ? { kind: 'kept', data: Buffer.from(JSON.stringify(request.body ?? {})) } : { kind: 'none' }
   })
-  return await sendUpstreamJson(reply, app.upstreams.auth, response, afterSuccess)
+  return await sendUpstreamJson(reply, app.upstreams.auth, response, { afterSuccess })
 }
