@@ -171,7 +171,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -190,7 +190,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -218,7 +218,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -273,7 +273,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1323,7 +1323,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadList"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1333,7 +1333,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1343,7 +1343,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1353,7 +1353,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1363,7 +1363,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1418,7 +1418,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadList"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1459,7 +1459,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1469,7 +1469,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1479,7 +1479,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1489,7 +1489,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1499,7 +1499,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1545,7 +1545,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1615,7 +1615,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["AgentStreamEvent"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1625,7 +1625,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1635,7 +1635,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1645,7 +1645,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1655,7 +1655,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1701,7 +1701,7 @@ export interface paths {
                         "application/json": components["schemas"]["AgentAnswer"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1747,7 +1747,7 @@ export interface paths {
                         "application/json": components["schemas"]["ThreadHistory"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1757,7 +1757,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1767,7 +1767,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1777,7 +1777,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1787,7 +1787,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1842,7 +1842,7 @@ export interface paths {
                         "application/json": components["schemas"]["ThreadHistory"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1900,7 +1900,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1910,7 +1910,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1920,7 +1920,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1930,7 +1930,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1940,7 +1940,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1995,7 +1995,7 @@ export interface paths {
                         "application/json": components["schemas"]["Deleted"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -2036,7 +2036,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2046,7 +2046,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2056,7 +2056,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2066,7 +2066,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2076,7 +2076,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2131,7 +2131,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChatThreadAnswer"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -2181,7 +2181,7 @@ export interface paths {
                         "application/json": components["schemas"]["FeedbackAnswer"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2191,7 +2191,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2201,7 +2201,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2211,7 +2211,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2221,7 +2221,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2276,7 +2276,7 @@ export interface paths {
                         "application/json": components["schemas"]["FeedbackAnswer"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -2323,7 +2323,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserList"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2333,7 +2333,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2343,7 +2343,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2353,7 +2353,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2363,7 +2363,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2409,7 +2409,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserList"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -2468,7 +2468,7 @@ export interface paths {
                         "application/json": components["schemas"]["PasswordChanged"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2478,7 +2478,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2488,7 +2488,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2498,7 +2498,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2508,7 +2508,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2554,7 +2554,7 @@ export interface paths {
                         "application/json": components["schemas"]["PasswordChanged"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;
@@ -2613,7 +2613,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserChanged"];
                     };
                 };
-                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error passed through */
+                /** @description A BFF problem (validation_failed, invalid_json, json_too_deep, invalid_body, unsafe_path, insecure_transport, bad_url), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2623,7 +2623,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error passed through */
+                /** @description A BFF problem (not_authenticated, session_expired, invalid_credentials), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2633,7 +2633,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error passed through */
+                /** @description A BFF problem (csrf_rejected, account_inactive, path_forbidden), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2643,7 +2643,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (not_found), or the upstream's own error passed through */
+                /** @description A BFF problem (not_found), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2653,7 +2653,7 @@ export interface paths {
                         "application/json": components["schemas"]["UpstreamError"];
                     };
                 };
-                /** @description A BFF problem (see code), or the upstream's own error passed through */
+                /** @description A BFF problem (see code), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2699,7 +2699,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserChanged"];
                     };
                 };
-                /** @description Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON) */
+                /** @description Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem's detail) */
                 "4XX": {
                     headers: {
                         [name: string]: unknown;

@@ -37,18 +37,18 @@ const problemOrUpstreamContent = { ...problemContent, 'application/json': { sche
 /** Answers that are either a BFF problem or the upstream's own error, passed through (its media type tells which). */
 export function problemOrUpstreamResponses (...statuses: number[]): Record<number, unknown> {
   return Object.fromEntries(statuses.map((status) => [status, {
-    description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}), or the upstream's own error passed through`,
+    description: `A BFF problem (${PROBLEM_CODES[status] ?? 'see code'}), or the upstream's own error object passed through (a problem upstream_rejected when the upstream refused in another shape: no JSON, or a bare sentence, which is then the detail)`,
     content: problemOrUpstreamContent
   }]))
 }
 
 /**
- * Any other refusal of the upstream: the BFF passes a 4xx on with its status and JSON body
- * (`upstream_rejected` when that body was not JSON).
+ * Any other refusal of the upstream: the BFF passes a 4xx on with its status and JSON error
+ * object (a problem `upstream_rejected` when the body was not one: no JSON, or a bare sentence).
  */
 export const upstreamRefusals = {
   '4xx': {
-    description: 'Another refusal of the upstream, passed through with its status and body (a problem `upstream_rejected` when that body was not JSON)',
+    description: 'Another refusal of the upstream, passed through with its status and error object (a problem `upstream_rejected` at the same status when the body was not one: no JSON, or a bare JSON string, which becomes the problem\'s detail)',
     content: problemOrUpstreamContent
   }
 } as const
@@ -67,15 +67,6 @@ export function upstreamSuccess (status: number, schema: SchemaId, description: 
     [status]: upstreamJson(schema, description),
     '2xx': upstreamJson(schema, `${description} (another success status the upstream chose, passed on)`)
   }
-}
-
-/**
- * A serializer compiler for a route that sends the upstream's answer as an object: JSON as
- * JSON.stringify makes it, whatever the schema says (fast-json-stringify would drop the fields
- * a schema does not name, coerce their types, and fail on a missing required one).
- */
-export function serializedAsIs (): (data: unknown) => string {
-  return (data) => JSON.stringify(data) ?? ''
 }
 
 /** The passthrough's `*`: the upstream path and query, as typed (see passthroughPathAsTyped in plugins/docs.ts for /docs). */

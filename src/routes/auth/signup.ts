@@ -1,12 +1,18 @@
 import type { FastifyInstance } from 'fastify'
 import { problems } from '../../errors.js'
-import { withoutSecretsOrCredentials } from '../../upstream/sanitize.js'
+import { gatewayRefusal } from '../../upstream/gateway-refusal.js'
 import { signupBody } from './schemas.js'
 import type { SignupBody } from './schemas.js'
-import { problemResponses, problemOrUpstreamResponses, serializedAsIs, upstreamRefusals, upstreamSuccess } from '../responses.js'
+import { problemResponses, problemOrUpstreamResponses, upstreamRefusals, upstreamSuccess } from '../responses.js'
+import { readUpstreamJson, sendUpstreamAnswer } from '../upstream-json.js'
 
-/** Creates an account upstream; does not log in. Upstream refusals pass through, minus any secret. */
+/**
+ * Creates an account upstream; does not log in. The new user, and a refusal that is the
+ * upstream's error object, pass through as the upstream wrote them, minus any secret; a refusal
+ * in any other shape (FastAPI's bare `"email already used"`) is a problem `upstream_rejected`.
+ */
 export default async function signupRoute (app: FastifyInstance): Promise<void> {
+  const auth = app.upstreams.auth
   app.post<{ Body: SignupBody }>('/signup', {
     schema: {
       tags: ['session'],
@@ -14,17 +20,23 @@ export default async function signupRoute (app: FastifyInstance): Promise<void> 
       body: signupBody,
       response: { ...upstreamSuccess(200, 'User', 'The new user, as the upstream answered (never a password)'), ...problemOrUpstreamResponses(400, 409, 422), ...upstreamRefusals, ...problemResponses(403, 413, 415, 429, 502, 503, 504) }
     },
-    // The upstream's answer is sent as an object: its schema describes it, never reshapes it.
-    serializerCompiler: serializedAsIs,
     preHandler: app.authRateLimit((request) => (request.body as SignupBody | undefined)?.email)
   }, async (request, reply) => {
     const { email, password, full_name: fullName } = request.body
-    const answer = await app.authApi.signup({ email, password, ...(fullName === undefined ? {} : { full_name: fullName }) }, request.id)
-    if (answer.statusCode >= 500) throw problems.upstreamError('authentication', answer.statusCode)
-    if (answer.statusCode < 300 && (typeof answer.body !== 'object' || answer.body === null)) {
-      throw problems.upstreamInvalidResponse('authentication', 'sign-up answered without a user')
+    const response = await auth.request({
+      method: 'POST',
+      path: app.upstreamPaths.auth.signup,
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ email, password, ...(fullName === undefined ? {} : { full_name: fullName }) }),
+      requestId: request.id
+    })
+    const answer = await readUpstreamJson(auth, response)
+    const refusedByGateway = gatewayRefusal(auth.label, response.statusCode, answer.value, response.headers)
+    if (refusedByGateway !== undefined) throw refusedByGateway
+    if (response.statusCode < 300 && (typeof answer.value !== 'object' || answer.value === null)) {
+      throw problems.upstreamInvalidResponse(auth.label, 'sign-up answered without a user')
     }
     // No password field, and nothing the call carried (the password, the gateway key), even echoed elsewhere.
-    return await reply.code(answer.statusCode).send(withoutSecretsOrCredentials(answer.body, [password, ...app.upstreams.auth.secrets]))
+    return await sendUpstreamAnswer(reply, auth, response, answer, { secrets: [password, ...auth.secrets] })
   })
 }
