@@ -7,7 +7,7 @@ import { launchChromium, openPage, startBff } from './e2e/browser.js'
 /**
  * "Try it out" on the passthrough in /docs: swagger-ui encodes the `*` path parameter whole
  * (`api%2Fagents`), which the BFF refuses (400 unsafe_path); the page's request interceptor
- * sends it as typed.
+ * sends it as typed, unless a dot segment in it would have the browser send it elsewhere.
  */
 describe('the passthrough in /docs', () => {
   it('is refused when its * arrives encoded as swagger-ui encodes it, which is what the interceptor undoes', async () => {
@@ -33,6 +33,33 @@ describe('the passthrough in /docs', () => {
     for (const url of ['http://bff.test/api/agents/1%2F2/responses', 'http://bff.test/proxy/ejentos/a%2Fb', 'http://bff.test/docs/json', 'http://bff.test/x/proxy/ejento/a%2Fb']) {
       expect(intercepted(url)).toBe(url)
     }
+  })
+
+  it('the interceptor refuses to send a path with a dot segment, which the browser would resolve out of the passthrough', async () => {
+    const intercepted = (url: string): unknown => passthroughPathAsTyped({ url, method: 'GET' }).url
+    /** What the request would get: swagger-ui calls `userFetch`, when the interceptor sets one, in place of the network. */
+    const refusal = async (url: string): Promise<Response | undefined> => {
+      const { userFetch } = passthroughPathAsTyped({ url, method: 'GET' })
+      return typeof userFetch === 'function' ? await (userFetch as () => Promise<Response>)() : undefined
+    }
+    for (const typed of ['api/../../auth/api/users', '..', './api/agents', 'api/%2e%2e/%2E%2e/auth/x', 'api/.%2e/x', 'api/%2e/x', 'api/..?a=1']) {
+      const answer = await refusal(`http://bff.test/proxy/ejento/${encodeURIComponent(typed)}`)
+      expect(answer?.status, typed).toBe(400)
+      expect(answer?.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      expect(await answer?.json()).toMatchObject({ status: 400, code: 'unsafe_path', detail: expect.stringMatching(/^Not sent by \/docs: the path has a dot segment/) })
+    }
+    // On any route: swagger-ui leaves an id typed as ".." as it is.
+    expect((await refusal('http://bff.test/api/agents/../chat-threads'))?.status).toBe(400)
+    expect((await refusal('/api/chat-threads/./responses'))?.status).toBe(400)
+    // Dots that are no segment of their own, or in the query, are sent.
+    // What stays encoded is no separator to the browser either (`\\`, a tab, `#` arrive as %5C, %09, %23; the BFF refuses them).
+    for (const typed of ['api/v2/agents.json', 'api/...x/a..b', 'api/agents?next=../x', 'api/%2e%2ex', 'api/..#x', 'api\\..\\x', 'api/.\t./x']) {
+      const url = `http://bff.test/proxy/ejento/${encodeURIComponent(typed)}`
+      expect(intercepted(url), typed).toMatch(/^http:\/\/bff\.test\/proxy\/ejento\/api[/%]/)
+      expect(await refusal(url), typed).toBeUndefined()
+    }
+    expect(intercepted('http://bff.test/api/agents/1.5/chat-threads')).toBe('http://bff.test/api/agents/1.5/chat-threads')
+    expect(await refusal('http://bff.test/api/agents/1.5/chat-threads')).toBeUndefined()
   })
 
   it('is what swagger-initializer.js configures as swagger-ui\'s request interceptor', async () => {
@@ -72,6 +99,40 @@ describe('the passthrough in /docs', () => {
       const upstream = bff.sim.requestsTo('api').map((request) => request.url)
       expect(upstream).toContain(`/${typed}`)
       expect(browsing.problems.filter((problem) => !problem.includes('Failed to load resource'))).toEqual([])
+    }, 120_000)
+
+    it('"Try it out" with a dot segment in * sends nothing and says why, rather than a call out of the passthrough', async () => {
+      const bff = await startBff({ profile })
+      const browser = await launchChromium()
+      onCleanup(async () => { await browser.close() })
+      const browsing = await openPage(browser)
+      const { page, context } = browsing
+      page.setDefaultTimeout(45_000)
+      const loggedIn = await context.request.post(`${bff.url}/auth/login`, { data: DEMO })
+      expect(loggedIn.status()).toBe(200)
+      const sent: string[] = []
+      page.on('request', (request) => { sent.push(new URL(request.url()).pathname) })
+
+      await page.goto(`${bff.url}/docs`, { waitUntil: 'domcontentloaded' })
+      const operation = page.locator('.opblock-get').filter({ has: page.locator('[data-path="/proxy/ejento/{*}"]') })
+      await operation.locator('.opblock-summary').first().click()
+      await operation.getByRole('button', { name: 'Try it out' }).click()
+      // As sent, /proxy/ejento/api/../../auth/api/users would be /proxy/auth/api/users: the other server.
+      await operation.locator('input[placeholder="*"]').fill('api/../../auth/api/users')
+      const before = sent.length
+      await operation.getByRole('button', { name: 'Execute' }).click()
+      await operation.locator('.live-responses-table tr.response .response-col_status').first().waitFor()
+
+      // The refusal is shown as an answer (the problem the BFF gives a dot segment), documented, saying it was not sent.
+      expect((await operation.locator('.live-responses-table tr.response .response-col_status').first().innerText()).trim()).toBe('400')
+      expect(await operation.locator('.live-responses-table tr.response .response-undocumented').count()).toBe(0)
+      const shown = await operation.locator('.live-responses-table tr.response .response-col_description').first().innerText()
+      expect(shown).toContain('unsafe_path')
+      expect(shown).toContain('Not sent by /docs')
+      expect(browsing.problems.filter((problem) => !problem.includes('Failed to load resource'))).toEqual([])
+
+      expect(sent.slice(before).filter((path) => path.startsWith('/proxy/'))).toEqual([])
+      expect(bff.sim.requestsTo('auth').filter((request) => request.path === '/api/users')).toEqual([])
     }, 120_000)
   })
 })

@@ -84,12 +84,24 @@ function withRequestBodies (document: OpenApiObject): OpenApiObject {
  * `*` of `/proxy/ejento/{*}` typed as `api/agents?skip=0` would leave as `api%2Fagents%3Fskip%3D0`,
  * which is one path segment holding a slash (refused 400 `unsafe_path`). This undoes that
  * encoding for the characters that delimit a path and query (and `%` itself), so the BFF
- * receives the path as typed; it checks it as any other request. It runs in the browser as
- * the source text of this function: it must refer to nothing outside itself.
+ * receives the path as typed; it checks it as any other request.
+ * A request whose path then has a dot segment (`..`, `.`, `%2e`, on any route: swagger-ui leaves
+ * an id typed as `..` as it is) is not sent: the browser would resolve it before the BFF sees it
+ * (`/proxy/ejento/api/../../auth/x` becomes `/auth/x`, out of the passthrough). swagger-ui calls
+ * `userFetch` in place of fetch when the request has one: here it answers, without the network,
+ * the 400 `unsafe_path` problem the BFF answers a dot segment it receives, saying it was not sent.
+ * It runs in the browser as the source text of this function: it must refer to nothing outside itself.
  */
 export function passthroughPathAsTyped (request: Record<string, unknown>): Record<string, unknown> {
   const match = typeof request.url === 'string' ? /^((?:[a-z][a-z0-9+.-]*:\/\/[^/?#]*)?\/proxy\/(?:ejento|auth)\/)([^#]*)$/i.exec(request.url) : null
   // Only these escapes, each one character: decoding one cannot make another.
   if (match !== null) request.url = (match[1] ?? '') + (match[2] ?? '').replace(/%(?:2F|3F|3D|26|3A|40|2C|3B|2B|24|25)/gi, (escape) => decodeURIComponent(escape))
+  // The path as the browser's URL parser reads it: after the origin, before `?` or `#`, without
+  // the tabs and line breaks it drops, `\` a separator too; `.`, `..`, `%2e`... are dot segments.
+  const path = typeof request.url === 'string' ? request.url.replace(/[\t\n\r]/g, '').replace(/^[a-z][a-z0-9+.-]*:[/\\]{2}[^/\\?#]*/i, '').split(/[?#]/)[0] ?? '' : ''
+  if (path.split(/[/\\]/).some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment.trim()))) {
+    const problem = { type: 'about:blank', title: 'Bad Request', status: 400, code: 'unsafe_path', detail: 'Not sent by /docs: the path has a dot segment (".", "..", "%2e"), which the browser would resolve before the BFF sees it.' }
+    request.userFetch = async () => new Response(JSON.stringify(problem), { status: 400, headers: { 'content-type': 'application/problem+json; charset=utf-8' } })
+  }
   return request
 }
