@@ -14,6 +14,7 @@ import { watchReplicaCount } from './session/replica-wait.js'
  */
 export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger): Redis | Cluster {
   const where = describeRedis(config)
+  const tls = config.access.tls !== undefined
   const redis = connect(config)
   let healthy: boolean | undefined
   redis.on('ready', () => {
@@ -21,7 +22,7 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     healthy = true
   })
   redis.on('error', (error: Error & { code?: string }) => {
-    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: hintFor(error) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
+    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: hintFor(error, tls) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
   })
   if (redis instanceof Cluster) {
@@ -31,7 +32,7 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     redis.on('node error', (error: Error & { code?: string }, node: string) => {
       if (reported.has(node)) return
       reported.add(node)
-      log.warn({ redis: where, node, code: error.code, message: error.message, hint: hintFor(error) }, 'a Redis Cluster node does not answer; its slots answer 503 until it is back or its replica took over')
+      log.warn({ redis: where, node, code: error.code, message: error.message, hint: hintFor(error, tls) }, 'a Redis Cluster node does not answer; its slots answer 503 until it is back or its replica took over')
     })
     redis.on('+node', (_node: Redis, key: string) => { reported.delete(key) })
     redis.on('ready', () => { reported.clear() })
@@ -165,13 +166,20 @@ function serverOf (redis: Redis | Cluster): string | undefined {
 }
 
 /** A word on the likely cause, for the failures an operator fixes in the configuration. */
-function hintFor (error: Error & { code?: string }): string | undefined {
+function hintFor (error: Error & { code?: string }, tls: boolean): string | undefined {
   const code = error.code ?? ''
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
     return 'the Redis server\'s TLS certificate was refused: REDIS_TLS_CA must name the CA that signed it, and the certificate must name the host connected to'
   }
   if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(error.message)) return 'Redis refused the credentials (REDIS_URL or REDIS_USERNAME/REDIS_PASSWORD)'
   if (error.message.includes('wrong version number')) return 'if the server speaks TLS, use rediss:// (or REDIS_TLS=true); if not, plain redis://'
+  // Redis answers a TLS/plain mismatch with silence or a closed connection, never with a TLS
+  // alert: the client sees a connect timeout or a reset, as for a firewall dropping packets.
+  if (code === 'ETIMEDOUT' || code === 'ECONNRESET' || error.message.includes('before secure TLS connection')) {
+    return tls
+      ? 'no TLS handshake: if this Redis does not speak TLS (plain TCP), use redis:// (REDIS_TLS=false); otherwise a firewall or the address is wrong'
+      : 'no answer: if this Redis speaks only TLS (managed services such as Azure Cache for Redis on 6380), use rediss:// (or REDIS_TLS=true); otherwise a firewall or the address is wrong'
+  }
   return undefined
 }
 
