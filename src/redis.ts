@@ -21,8 +21,9 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     if (healthy !== true) log.info({ redis: where, server: serverOf(redis) }, 'Redis connection ready')
     healthy = true
   })
+  const sentinels = config.mode === 'sentinel' && redis instanceof Redis ? watchSentinelAnswers(redis, config.masterName, where, log) : undefined
   redis.on('error', (error: Error & { code?: string }) => {
-    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: hintFor(error, tls) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
+    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: sentinels?.hint() ?? hintFor(error, tls) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
   })
   if (redis instanceof Cluster) {
@@ -51,6 +52,50 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
   }
   if (config.waitReplicas > 0) stoppers.set(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
   return redis
+}
+
+/**
+ * Under Sentinel, two configuration mistakes look like an outage that never ends: a
+ * REDIS_SENTINEL_MASTER the sentinels do not know (each answers no address, and ioredis says
+ * only "All sentinels are unreachable"), and sentinels that name a server that is not a primary
+ * (a replica: ioredis drops each connection after its role check, without an error). Each is
+ * one warning naming it, again only after the client was ready in between.
+ */
+function watchSentinelAnswers (redis: Redis, masterName: string, where: string, log: FastifyBaseLogger): { hint: () => string | undefined } {
+  const unknownName = `the sentinels answer but none knows a master set named "${masterName}": REDIS_SENTINEL_MASTER must be the name in their "sentinel monitor" line`
+  let nameUnknown = false
+  /** The server of the connection under way, until it is ready or fails with an error. */
+  let connectedTo: string | undefined
+  let droppedBeforeReady = 0
+  let warnedRole = false
+  redis.on('sentinelError', (error: Error) => {
+    // ioredis asks each sentinel for the master's address (none: "invalid reply: null") and
+    // for its fellow sentinels (an unknown name: "No such master with that name").
+    if (!(error.message.includes('invalid reply: null') || error.message.includes('No such master')) || nameUnknown) return
+    nameUnknown = true
+    log.warn({ redis: where, masterName }, unknownName)
+  })
+  redis.on('connect', () => {
+    nameUnknown = false
+    connectedTo = serverOf(redis) ?? 'unknown'
+  })
+  redis.on('error', () => { connectedTo = undefined })
+  redis.on('ready', () => {
+    connectedTo = undefined
+    droppedBeforeReady = 0
+    warnedRole = false
+  })
+  redis.on('close', () => {
+    // Connected to the server the sentinels named, closed before ready, and no error: ioredis's
+    // role check found no primary there.
+    if (connectedTo === undefined) return
+    const server = connectedTo
+    connectedTo = undefined
+    if (++droppedBeforeReady < 2 || warnedRole) return
+    warnedRole = true
+    log.warn({ redis: where, masterName, server }, `the server the sentinels name as the primary of "${masterName}" does not act as one (it answers as a replica): they may watch a replica, or a fail-over is under way; requests answer 503 until a primary is named`)
+  })
+  return { hint: () => nameUnknown ? unknownName : undefined }
 }
 
 /** What closeRedis stops besides the client (the replica count checks). */
