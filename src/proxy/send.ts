@@ -1,66 +1,14 @@
 import { PassThrough, Readable, pipeline } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import { HttpProblem, problems } from '../errors.js'
 import type { UpstreamClient, UpstreamName, UpstreamResponse } from '../upstream/client.js'
 import { upstreamFailure } from '../upstream/errors.js'
-import { discard, readUpTo, resumed } from '../upstream/read-body.js'
+import { readUpTo, resumed } from '../upstream/read-body.js'
 import type { BodyHead } from '../upstream/read-body.js'
-import { sanitised } from '../upstream/sanitize.js'
-import { cleanJson, cleanJsonLines, jsonKind, safeBytes } from './clean-answer.js'
-import { returnedResponseHeaders, withholdEchoedCredentials } from './headers.js'
+import { cleanJson, cleanJsonLines, jsonKind } from './clean-answer.js'
+import { headersForBrowser, upstreamError } from './answer-head.js'
 import { streamLineCleaner } from './stream-credentials.js'
 import { tracing } from '../tracing/active.js'
 import type { StreamEnd } from '../tracing/active.js'
-
-/** What a route does once the upstream said yes (ends sessions, say); its fields join an object answer. */
-export type AfterSuccess = (answer: unknown) => Promise<Record<string, unknown> | undefined>
-
-/**
- * A named route's JSON answer: the upstream's status and JSON, passed back. An upstream 5xx
- * becomes 502 `upstream_error`; a success that is not JSON, 502 `upstream_invalid_response`.
- * Answers of the authentication server lose any password or token field on the way, and no
- * answer keeps a credential the call carried.
- */
-export async function sendUpstreamJson (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse, afterSuccess?: AfterSuccess): Promise<FastifyReply> {
-  if (response.statusCode >= 500) throw upstreamError(client, response)
-  const body = await client.readJson(response, response.statusCode < 300)
-  if (body === null && response.statusCode >= 400) {
-    throw new HttpProblem(response.statusCode, 'upstream_rejected', `The ${client.label} server refused the call (status ${response.statusCode}).`)
-  }
-  const { 'content-length': _length, 'content-type': _type, ...headers } = headersForBrowser(reply, client.label, response)
-  let answer = sanitised(body, client.name).value
-  if (afterSuccess !== undefined && response.statusCode < 300) {
-    const extra = await afterSuccess(answer)
-    if (extra !== undefined && typeof answer === 'object' && answer !== null && !Array.isArray(answer)) answer = { ...answer, ...extra }
-  }
-  const text = JSON.stringify(answer)
-  // Searching the string is cheaper than making bytes of it; bytes only when there is something to cut.
-  const payload = response.secrets?.some((secret) => text.includes(secret)) === true
-    ? safeBytes(reply.log, client.name, Buffer.from(text), response.secrets)
-    : text
-  return await reply.code(response.statusCode).headers(headers).type('application/json; charset=utf-8').send(payload)
-}
-
-/** The upstream's headers the browser may see: the allowed ones, minus any holding a credential the call carried (logged, never the value). */
-function headersForBrowser (reply: FastifyReply, label: string, response: UpstreamResponse): Record<string, string> {
-  const headers = returnedResponseHeaders(response.headers)
-  const withheld = withholdEchoedCredentials(headers, response.secrets)
-  if (withheld.length > 0) reply.log.warn({ upstream: label, withheld }, 'answer headers holding a credential the call carried were withheld')
-  return headers
-}
-
-/**
- * An upstream 5xx as 502 `upstream_error`: a crash page or a stack trace is not for the
- * browser. Its body is dropped at once (a slow one would hold the connection), its
- * `Retry-After` kept.
- */
-function upstreamError (client: UpstreamClient, response: UpstreamResponse): HttpProblem {
-  discard(response.body)
-  const problem = problems.upstreamError(client.label, response.statusCode)
-  const retryAfter = response.headers['retry-after']
-  if (typeof retryAfter === 'string') problem.headers['retry-after'] = retryAfter
-  return problem
-}
 
 /** How an event stream speaks: the guide's named events, or v2's `data:` lines switched on `step`. */
 export type StreamFormat = 'events' | 'steps'

@@ -1,9 +1,8 @@
 import type { FastifyReply } from 'fastify'
 import { HttpProblem, problems } from '../errors.js'
 import { safeBytes } from '../proxy/clean-answer.js'
-import { returnedResponseHeaders, withholdEchoedCredentials } from '../proxy/headers.js'
+import { headersForBrowser, upstreamError } from '../proxy/answer-head.js'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js'
-import { discard } from '../upstream/read-body.js'
 import { carriesCredential, parseKeepingNumbers, sanitised, withoutCredentials } from '../upstream/sanitize.js'
 
 /**
@@ -106,21 +105,4 @@ function refusal (client: UpstreamClient, status: number, value: unknown, secret
     ? withoutCredentials(Buffer.from(value), secrets).bytes.toString('utf8').slice(0, MAX_DETAIL)
     : undefined
   return new HttpProblem(status, 'upstream_rejected', said ?? `The ${client.label} server refused the call (status ${status}).`)
-}
-
-/** The upstream's headers the browser may see: the allowed ones, minus any holding a credential the call carried (logged, never the value). */
-function headersForBrowser (reply: FastifyReply, label: string, response: UpstreamResponse, secrets: readonly string[]): Record<string, string> {
-  const headers = returnedResponseHeaders(response.headers)
-  const withheld = withholdEchoedCredentials(headers, secrets)
-  if (withheld.length > 0) reply.log.warn({ upstream: label, withheld }, 'answer headers holding a credential the call carried were withheld')
-  return headers
-}
-
-/** An upstream 5xx as 502 `upstream_error`: its body (a crash page, a stack trace) dropped at once, its `Retry-After` kept. */
-function upstreamError (client: UpstreamClient, response: UpstreamResponse): HttpProblem {
-  discard(response.body)
-  const problem = problems.upstreamError(client.label, response.statusCode)
-  const retryAfter = response.headers['retry-after']
-  if (typeof retryAfter === 'string') problem.headers['retry-after'] = retryAfter
-  return problem
 }

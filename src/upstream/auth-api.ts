@@ -19,16 +19,6 @@ export class AuthApi {
     this.#refreshCallLimitMs = options.refreshCallLimitMs
   }
 
-  async signup (input: { email: string, password: string, full_name?: string | null }, requestId: string): Promise<JsonAnswer> {
-    return await this.#client.requestJson({
-      method: 'POST',
-      path: this.#paths.signup,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(input),
-      requestId
-    })
-  }
-
   /** OAuth2 password form, as FastAPI's `OAuth2PasswordRequestForm` expects. */
   async login (email: string, password: string, requestId: string): Promise<JsonAnswer> {
     return await this.#client.requestJson({
