@@ -24,8 +24,8 @@ function storeOn (redis: RedisDeployment, prefix: string, client = redis.client(
 
 /** How many session hashes (live ones: holding a record) each primary holds under the prefix. */
 async function sessionsPerPrimary (redis: RedisDeployment, prefix: string): Promise<number[]> {
-  return await Promise.all((await redis.primaryUrls()).map(async (url) => {
-    const hashes = await dumpKeys(url, `${prefix}session:*`)
+  return await Promise.all((await redis.primaries()).map(async (primary) => {
+    const hashes = await dumpKeys(primary, `${prefix}session:*`)
     return hashes.filter(({ value }) => value.includes('"d":')).length
   }))
 }

@@ -1,12 +1,13 @@
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.js'
 import { DEMO, onCleanup, testConfig } from './helpers/app.js'
-import { call, loginOver, redisAvailable, redisCliBinary, redisServerBinary, startInstance, startOwnRedis, waitUntil } from './helpers/redis.js'
+import { call, describeOnRedis, loginOver, startInstance, waitUntil } from './helpers/redis.js'
 import type { CallAnswer, Instance } from './helpers/redis.js'
-import { startRedisCluster } from './helpers/redis-cluster.js'
 
 const CHAT_THREADS = '/api/agents/1/chat-threads'
+/** Each test starts a deployment of its own (a cluster is six processes, a Sentinel set five) and waits out an outage. */
+const OUTAGE_TEST_TIMEOUT = 60_000
 const UNREACHABLE = 'Redis is unreachable'
 
 async function simulator (options: SimulatorOptions = {}): Promise<Simulator> {
@@ -29,36 +30,15 @@ function linesWith (instance: Instance, text: string): string[] {
   return instance.logs.filter((line) => line.includes(text))
 }
 
-/** A Redis of the test's own that it can stop and start again, keeping its data (as production Redis persists it). */
-interface OwnRedis {
-  /** What a BFF needs to use it. */
-  env: Record<string, string>
-  /** A port the BFF's log line names. */
-  port: number
-  stop: () => Promise<void>
-  start: () => Promise<void>
-}
+/**
+ * Each test takes a deployment of its own away (every process killed at once, append-only
+ * files synced on each write): one primary, a Redis Cluster, a Sentinel set (primary, replica
+ * and sentinels: with only the primary away the sentinels would promote the replica, which
+ * redis-sentinel.test.ts covers), a TLS-only Redis with a password.
+ */
+describeOnRedis('a Redis outage', (deployment) => {
+  const startRedis = deployment.startOwn
 
-async function onePrimary (): Promise<OwnRedis> {
-  const redis = await startOwnRedis()
-  return { env: { REDIS_URL: redis.url }, port: redis.port, stop: redis.stop, start: redis.start }
-}
-
-/** Three primaries and their replicas, every node killed at once (append-only files synced on every write). */
-async function aCluster (): Promise<OwnRedis> {
-  const redis = await startRedisCluster({ persist: true })
-  return { env: redis.env, port: redis.nodes[0]?.port as number, stop: redis.stop, start: redis.start }
-}
-
-const required = process.env.REQUIRE_REDIS === '1'
-const deployments: Array<[string, () => Promise<OwnRedis>]> = [
-  ...((redisServerBinary && redisAvailable) || required ? [['one Redis primary', onePrimary] as [string, () => Promise<OwnRedis>]] : []),
-  ...((redisServerBinary && redisCliBinary) || required ? [['a Redis Cluster', aCluster] as [string, () => Promise<OwnRedis>]] : [])
-]
-const nothingToStart = deployments.length === 0
-if (nothingToStart) deployments.push(['no Redis to start (skipped)', onePrimary])
-
-describe.skipIf(nothingToStart).each(deployments)('a Redis outage, on %s', (_name, startRedis) => {
   it('answers 503 store_unavailable while Redis is down (never 500 or 401), stays alive, and recovers by itself', async () => {
     const redis = await startRedis()
     const sim = await simulator()
@@ -104,7 +84,7 @@ describe.skipIf(nothingToStart).each(deployments)('a Redis outage, on %s', (_nam
     expect(linesWith(app, UNREACHABLE)).toHaveLength(1)
     expect(linesWith(app, 'Redis connection ready').length).toBeGreaterThanOrEqual(2)
     expect(app.logs.some((line) => line.includes('"statusCode":500'))).toBe(false)
-  })
+  }, OUTAGE_TEST_TIMEOUT)
 
   it('regression: Redis away while a refresh is under way and back within seconds: the fresh tokens are saved, not lost (strict rotation would end the session)', async () => {
     const redis = await startRedis()
@@ -131,7 +111,7 @@ describe.skipIf(nothingToStart).each(deployments)('a Redis outage, on %s', (_nam
     expect(linesWith(app, 'fresh tokens not saved yet')).toHaveLength(1)
     expect(linesWith(app, '"refresh":"refreshed"')).toHaveLength(1)
     expect(linesWith(app, '"refresh":"failed"')).toHaveLength(0)
-  })
+  }, OUTAGE_TEST_TIMEOUT)
 
   it('an app started while its Redis is down starts, says so in one clear line, and becomes ready when Redis starts', async () => {
     const redis = await startRedis()
@@ -159,5 +139,5 @@ describe.skipIf(nothingToStart).each(deployments)('a Redis outage, on %s', (_nam
     expect((await call(app, 'POST', CHAT_THREADS, { cookie })).status).toBe(201)
     expect(linesWith(app, UNREACHABLE)).toHaveLength(1)
     expect(linesWith(app, 'Redis connection ready')).toHaveLength(1)
-  })
-})
+  }, OUTAGE_TEST_TIMEOUT)
+}, { own: true })

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { expect, it } from 'vitest'
 import { RedisSessionStore } from '../src/session/redis-store.js'
 import { ADMIN, DEMO, onCleanup } from './helpers/app.js'
-import { Redis } from 'ioredis'
-import type { Cluster } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { call, cluster, describeOnRedis, dumpKeys, loginOver, testPrefix, waitUntil } from './helpers/redis.js'
 import type { RedisDeployment } from './helpers/redis.js'
 import { monitorRedis } from './helpers/redis-monitor.js'
+import { directClient } from './helpers/redis-process.js'
 import type { MonitoredCommand } from './helpers/redis-monitor.js'
 
 const HOUR = 3_600_000
@@ -270,9 +270,9 @@ describeOnRedis('Redis round trips per proxied request', (redis) => {
     const seen: MonitoredCommand[] = []
     // Each instance's liveness heartbeat (`instance:<id>`, once a second) is not a request's cost.
     // On a cluster each primary is watched: a request may only go to the one holding its session.
-    const urls = await redis.primaryUrls()
-    for (const url of urls) {
-      const monitor = monitorRedis(url, (command) => {
+    const primaries = await redis.primaries()
+    for (const primary of primaries) {
+      const monitor = monitorRedis(primary, (command) => {
         if (command.args.some((arg) => arg.includes(prefix)) && !command.args.some((arg) => arg.startsWith(`${prefix}instance:`))) seen.push(command)
       })
       onCleanup(async () => { monitor.close() })
@@ -280,11 +280,7 @@ describeOnRedis('Redis round trips per proxied request', (redis) => {
     }
     // A marker command to each primary through another connection: once every MONITOR showed
     // it, they show everything after it.
-    const markers = urls.map((url) => {
-      const marker = new Redis(url)
-      onCleanup(async () => { marker.disconnect() })
-      return marker
-    })
+    const markers = primaries.map((primary) => directClient(primary))
     const mark = async (name: string): Promise<void> => {
       for (const marker of markers) await marker.echo(`${prefix}marker:${name}`)
       await waitUntil(() => seen.filter((entry) => entry.args.includes(`${prefix}marker:${name}`)).length === markers.length, 5000, `MONITOR never showed marker ${name}`)

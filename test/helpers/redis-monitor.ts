@@ -1,5 +1,7 @@
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
+import type { RedisOptions } from 'ioredis'
 
 /** One command as MONITOR shows it: `source` is the client's address, or `lua` inside a script. */
 export interface MonitoredCommand {
@@ -15,17 +17,19 @@ export interface RedisMonitor {
 }
 
 /**
- * Redis MONITOR over a plain socket. ioredis's own monitor mode is not used because it
+ * Redis MONITOR over a socket of its own (TLS when the options say so). ioredis's own monitor mode is not used because it
  * switches to "monitoring" in a promise callback after the `+OK`: when the first monitored
  * line arrives in the same TCP chunk as the `+OK`, ioredis throws "Command queue state
  * error" (it broke CI once). MONITOR's protocol is one simple-string line per command, so
  * reading it directly is short and has no such window.
  */
-export function monitorRedis (url: string, onCommand: (seen: MonitoredCommand) => void): RedisMonitor {
-  const { hostname, port, username, password } = new URL(url)
-  const socket: Socket = connect({ host: hostname || '127.0.0.1', port: Number(port || 6379) })
+export function monitorRedis (target: string | RedisOptions, onCommand: (seen: MonitoredCommand) => void): RedisMonitor {
+  const { host, port, username, password, tls } = typeof target === 'string' ? fromUrl(target) : target
+  const address = { host: host ?? '127.0.0.1', port: port ?? 6379 }
+  // TLS (a managed Redis) with the options' CA; plain TCP otherwise.
+  const socket: Socket = tls === undefined ? connect(address) : connectTls({ ...address, ...tls })
   socket.setEncoding('latin1')
-  const handshake = password === '' ? [] : [command('AUTH', ...(username === '' ? [] : [decodeURIComponent(username)]), decodeURIComponent(password))]
+  const handshake = password === undefined || password === '' ? [] : [command('AUTH', ...(username === undefined || username === '' ? [] : [username]), password)]
   handshake.push(command('MONITOR'))
   // One +OK per handshake command; MONITOR's comes last, and every line after it is a command seen.
   let okToCome = handshake.length
@@ -35,7 +39,7 @@ export function monitorRedis (url: string, onCommand: (seen: MonitoredCommand) =
     settle = (error) => { if (error === undefined) resolve(); else reject(error) }
   })
   socket.on('error', (error) => settle(error))
-  socket.on('connect', () => socket.write(handshake.join('')))
+  socket.on(tls === undefined ? 'connect' : 'secureConnect', () => socket.write(handshake.join('')))
   socket.on('data', (chunk: string) => {
     buffered += chunk
     let end: number
@@ -52,6 +56,11 @@ export function monitorRedis (url: string, onCommand: (seen: MonitoredCommand) =
     }
   })
   return { ready, close: () => { socket.destroy() } }
+}
+
+function fromUrl (url: string): RedisOptions {
+  const { hostname, port, username, password } = new URL(url)
+  return { host: hostname || '127.0.0.1', port: Number(port || 6379), username: decodeURIComponent(username), password: decodeURIComponent(password) }
 }
 
 function command (...args: string[]): string {

@@ -6,20 +6,25 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import type { Cluster } from 'ioredis'
+import type { Cluster, RedisOptions } from 'ioredis'
 import { request } from 'undici'
 import type { Dispatcher } from 'undici'
-import { beforeAll, beforeEach, describe } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/index.js'
 import { sessionKeyNames } from '../../src/session/redis-store.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { onCleanup, onFileCleanup, testConfig } from './app.js'
+import type { CleanupScope } from './app.js'
 import { freePort } from './ports.js'
-import { ping } from './redis-process.js'
+import { directClient, ping } from './redis-process.js'
 import { startRedisCluster } from './redis-cluster.js'
 import type { RedisCluster } from './redis-cluster.js'
+import { MASTER_NAME, startSentinelSet } from './redis-sentinel.js'
+import type { SentinelSet } from './redis-sentinel.js'
+import { makeCertificates, startTlsRedis } from './redis-tls.js'
+import type { TestCertificates, TlsRedis } from './redis-tls.js'
 
 /**
  * Redis tests run against a real Redis (127.0.0.1:6379, or REDIS_TEST_URL). Without one they
@@ -42,85 +47,236 @@ export const describeWithRedis = redisAvailable || required ? describe : describ
 export const describeWithRedisServer = (redisServerBinary && redisAvailable) || required ? describe : describe.skip
 
 export const redisCliBinary = spawnSync('redis-cli', ['--version']).status === 0
+const opensslBinary = spawnSync('openssl', ['version']).status === 0
+
+/** The Redis modes a BFF runs against (issue 14), as REDIS_MODES may pick them: `single,sentinel`. */
+export type RedisModeName = 'single' | 'cluster' | 'sentinel' | 'tls'
 
 /**
  * Where the Redis tests run: the one Redis primary at REDIS_URL (shared with other test files:
- * each test keeps to its own key prefix), or a Redis Cluster of the file's own (three primaries
- * and a replica each, flushed before every test).
+ * each test keeps to its own key prefix), or a deployment of the file's own, started at the
+ * file's first test of that mode and stopped after its last: a Redis Cluster (three primaries
+ * and a replica each), a Sentinel set (a primary, its replica, three sentinels; the BFF waits
+ * for the replica's acknowledgement of token saves, REDIS_WAIT_REPLICAS=1 by default), or a
+ * TLS-only Redis with an ACL user and a private CA (as a managed Redis is). The file's own are
+ * flushed before each test.
  */
 export interface RedisDeployment {
   /** As test names say it. */
   name: string
+  mode: RedisModeName
   cluster: boolean
-  /** What a BFF instance needs to use it (REDIS_URL or REDIS_CLUSTER_NODES). */
+  /** What a BFF instance needs to use it (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, and credentials). */
   env: () => Record<string, string>
-  /** A client of the test's own (a cluster client on a cluster), closed after the test. */
+  /** A client of the test's own (a cluster client on a cluster, a sentinel client under Sentinel), closed after the test. */
   client: () => Redis | Cluster
-  /** redis:// URLs of the primaries, for what goes to each server (SCAN, MONITOR). */
-  primaryUrls: () => Promise<string[]>
+  /** Connection options for each primary (TLS, user), for what goes to each server (SCAN, MONITOR). */
+  primaries: () => Promise<RedisOptions[]>
   /** The key the session store gives a session (a hash tag on a cluster). */
   sessionKey: (prefix: string, id: string) => string
+  /**
+   * A deployment of this mode of the test's own, persisted (append-only, synced on every write)
+   * and stopped after the test, for a test that takes it away: an outage.
+   */
+  startOwn: () => Promise<OwnDeployment>
+}
+
+/** A deployment one test owns and may take away (every process killed at once) and bring back with its data. */
+export interface OwnDeployment {
+  /** What a BFF needs to use it. */
+  env: Record<string, string>
+  /** The port the BFF's log lines name first (the server, the first sentinel, the first cluster node). */
+  port: number
+  /** SIGKILL every process of the deployment at once. */
+  stop: () => Promise<void>
+  /** Starts them again, as an operator would bring them back: primaries first. */
+  start: () => Promise<void>
+}
+
+const TLS_USER = 'bff'
+
+/** A deployment of the file's own, started once (at its first describe block) and stopped after the file. */
+function perFile<T> (start: () => Promise<T>): { ensure: () => Promise<T>, started: (name: string) => T } {
+  let starting: Promise<T> | undefined
+  let value: T | undefined
+  return {
+    ensure: async () => {
+      starting ??= start().then((started) => { value = started; return started })
+      return await starting
+    },
+    started: (name) => {
+      if (value === undefined) throw new Error(`${name} is not started: use describeOnRedis (its beforeAll starts it)`)
+      return value
+    }
+  }
+}
+
+function sessionKeyOn (cluster: boolean): (prefix: string, id: string) => string {
+  return (prefix, id) => sessionKeyNames(prefix, 'session:', cluster)(id)
 }
 
 export const oneRedis: RedisDeployment = {
   name: 'one Redis primary',
+  mode: 'single',
   cluster: false,
   env: () => ({ REDIS_URL }),
   client: () => redisClient(),
-  primaryUrls: async () => [REDIS_URL],
-  sessionKey: (prefix, id) => sessionKeyNames(prefix, 'session:', false)(id)
+  primaries: async () => [optionsOf(REDIS_URL)],
+  sessionKey: sessionKeyOn(false),
+  startOwn: async () => {
+    const redis = await startOwnRedis()
+    return { env: { REDIS_URL: redis.url }, port: redis.port, stop: redis.stop, start: redis.start }
+  }
 }
 
-let fileCluster: Promise<RedisCluster> | undefined
-let startedCluster: RedisCluster | undefined
-
-/** The file's Redis Cluster: started at its first use, stopped after the file's last test. */
-async function sharedCluster (): Promise<RedisCluster> {
-  fileCluster ??= startRedisCluster({ cleanup: onFileCleanup }).then((started) => {
-    startedCluster = started
-    return started
-  })
-  return await fileCluster
-}
-
-function started (): RedisCluster {
-  if (startedCluster === undefined) throw new Error('the Redis Cluster is not started: use describeOnRedis (its beforeAll starts it)')
-  return startedCluster
-}
+const fileCluster = perFile(async () => await startRedisCluster({ cleanup: onFileCleanup }))
 
 export const redisCluster: RedisDeployment = {
   name: 'a Redis Cluster',
+  mode: 'cluster',
   cluster: true,
-  env: () => started().env,
-  client: () => started().client(),
-  primaryUrls: async () => (await started().primaries()).map(({ port }) => `redis://127.0.0.1:${port}`),
-  sessionKey: (prefix, id) => sessionKeyNames(prefix, 'session:', true)(id)
+  env: () => fileCluster.started('the Redis Cluster').env,
+  client: () => fileCluster.started('the Redis Cluster').client(),
+  primaries: async () => (await fileCluster.started('the Redis Cluster').primaries()).map(({ port }) => ({ host: '127.0.0.1', port })),
+  sessionKey: sessionKeyOn(true),
+  startOwn: async () => {
+    // Three primaries and their replicas, every node killed at once.
+    const redis = await startRedisCluster({ persist: true })
+    return { env: redis.env, port: redis.nodes[0]?.port as number, stop: redis.stop, start: redis.start }
+  }
+}
+
+/**
+ * A sentinel takes a primary silent for `down-after-milliseconds` for dead. The file's set is
+ * never taken away, so that is long here: a machine too busy to schedule Redis for a second
+ * must not fail the primary over under a test that is not about fail-over.
+ */
+const fileSentinelSet = perFile(async () => await startSentinelSet({ downAfterMs: 10_000, failoverTimeoutMs: 20_000, cleanup: onFileCleanup }))
+
+function sentinelClient (set: SentinelSet): Redis {
+  const redis = new Redis({ sentinels: set.sentinels.map(({ port }) => ({ host: '127.0.0.1', port })), name: MASTER_NAME, ...set.serverOptions })
+  onCleanup(async () => { redis.disconnect() })
+  return redis
+}
+
+export const redisSentinel: RedisDeployment = {
+  name: 'a Sentinel set',
+  mode: 'sentinel',
+  cluster: false,
+  // Token saves wait for the replica, as the README recommends for a deployment with replicas (the default under Sentinel, said here).
+  env: () => ({ ...fileSentinelSet.started('the Sentinel set').env, REDIS_WAIT_REPLICAS: '1' }),
+  client: () => sentinelClient(fileSentinelSet.started('the Sentinel set')),
+  primaries: async () => {
+    const set = fileSentinelSet.started('the Sentinel set')
+    return [{ host: '127.0.0.1', port: await set.primaryPort(), ...set.serverOptions }]
+  },
+  sessionKey: sessionKeyOn(false),
+  startOwn: async () => {
+    const set = await startSentinelSet({ persist: true })
+    const processes = [set.primary, set.replica, ...set.sentinels]
+    return {
+      env: { ...set.env, REDIS_WAIT_REPLICAS: '1' },
+      port: set.sentinels[0]?.port as number,
+      // The whole set: with only the primary away the sentinels would fail over (redis-sentinel.test.ts).
+      stop: async () => { await Promise.all(processes.map(async (server) => { await server.kill('SIGKILL') })) },
+      // Each sentinel starts again from the configuration it rewrote (its peers, the replica, the epoch).
+      start: async () => { for (const server of processes) await server.restart() }
+    }
+  }
+}
+
+interface TlsDeployment { redis: TlsRedis, certificates: TestCertificates, password: string }
+
+async function startTlsDeployment (cleanup: CleanupScope, options: { persist?: boolean } = {}): Promise<TlsDeployment> {
+  const certificates = await makeCertificates(cleanup)
+  // Characters a URL would have to encode: the password goes in REDIS_PASSWORD, as given.
+  const password = `tls:${randomBytes(9).toString('base64url')}@/`
+  return { redis: await startTlsRedis(certificates, TLS_USER, password, cleanup, options), certificates, password }
+}
+
+function tlsEnv ({ redis, certificates, password }: TlsDeployment): Record<string, string> {
+  return { REDIS_URL: `rediss://127.0.0.1:${redis.port}`, REDIS_USERNAME: TLS_USER, REDIS_PASSWORD: password, REDIS_TLS_CA: certificates.caFile }
+}
+
+function tlsOptions ({ redis, certificates, password }: TlsDeployment): RedisOptions {
+  return { host: '127.0.0.1', port: redis.port, tls: { ca: certificates.ca }, username: TLS_USER, password }
+}
+
+const fileTls = perFile(async () => await startTlsDeployment(onFileCleanup))
+
+export const redisTls: RedisDeployment = {
+  name: 'a TLS-only Redis with a password',
+  mode: 'tls',
+  cluster: false,
+  env: () => tlsEnv(fileTls.started('the TLS Redis')),
+  client: () => directClient(tlsOptions(fileTls.started('the TLS Redis'))),
+  primaries: async () => [tlsOptions(fileTls.started('the TLS Redis'))],
+  sessionKey: sessionKeyOn(false),
+  startOwn: async () => {
+    const deployment = await startTlsDeployment(onCleanup, { persist: true })
+    return { env: tlsEnv(deployment), port: deployment.redis.port, stop: async () => { await deployment.redis.kill('SIGKILL') }, start: deployment.redis.restart }
+  }
+}
+
+/** The file's own deployment of a mode: started before the block's first test, flushed before each. */
+const fileDeployments: Record<Exclude<RedisModeName, 'single'>, { ensure: () => Promise<unknown>, flush: () => Promise<void> }> = {
+  cluster: { ensure: fileCluster.ensure, flush: async () => { await fileCluster.started('the Redis Cluster').flush() } },
+  sentinel: { ensure: fileSentinelSet.ensure, flush: async () => { await flushAll(await redisSentinel.primaries()) } },
+  tls: { ensure: fileTls.ensure, flush: async () => { await flushAll(await redisTls.primaries()) } }
+}
+
+async function flushAll (primaries: RedisOptions[]): Promise<void> {
+  for (const options of primaries) {
+    const redis = connection(options)
+    try { await redis.flushall() } finally { redis.disconnect() }
+  }
 }
 
 const clusterPossible = redisServerBinary && redisCliBinary
+const ownPossible = redisServerBinary && opensslBinary
 if (!clusterPossible && !required) console.warn('Redis Cluster tests skipped: no redis-server and redis-cli programs (set REQUIRE_REDIS=1 to make that a failure)')
-
-/** The deployments this machine can run: one primary when it answers, a cluster when redis-server and redis-cli are here (both with REQUIRE_REDIS=1). */
-export const redisDeployments: RedisDeployment[] = [
-  ...(redisAvailable || required ? [oneRedis] : []),
-  ...(clusterPossible || required ? [redisCluster] : [])
-]
+if (!ownPossible && !required) console.warn('Redis Sentinel and TLS tests skipped: no redis-server and openssl programs (set REQUIRE_REDIS=1 to make that a failure)')
 
 /**
- * `describe` once per Redis deployment (`describe.each`): the one primary, and a cluster of
- * the file's own, started before the block's first test and flushed (FLUSHALL on each
- * primary) before each of its tests. Without any, one skipped block says so.
+ * REDIS_MODES (`single,cluster,sentinel,tls`, all by default) narrows the modes, to run one
+ * mode's tests while working on it; CI leaves it unset.
  */
-export function describeOnRedis (title: string, body: (redis: RedisDeployment) => void): void {
-  if (redisDeployments.length === 0) {
+const wanted = (process.env.REDIS_MODES ?? 'single,cluster,sentinel,tls').split(',').map((mode) => mode.trim())
+const unknownModes = wanted.filter((mode) => !['single', 'cluster', 'sentinel', 'tls'].includes(mode))
+if (unknownModes.length > 0) throw new Error(`REDIS_MODES: unknown mode ${unknownModes.join(', ')} (single, cluster, sentinel, tls)`)
+
+/** The deployments this machine can run (all of them with REQUIRE_REDIS=1), in REDIS_MODES. */
+export const redisDeployments: RedisDeployment[] = [
+  ...(redisAvailable || required ? [oneRedis] : []),
+  ...(clusterPossible || required ? [redisCluster] : []),
+  ...(ownPossible || required ? [redisSentinel, redisTls] : [])
+].filter((deployment) => wanted.includes(deployment.mode))
+
+/** The deployment the running test is in (describeOnRedis), whose keys testPrefix deletes. */
+let current: RedisDeployment | undefined
+
+/**
+ * `describe` once per Redis deployment (`describe.each`): the one primary, and a cluster, a
+ * Sentinel set and a TLS Redis of the file's own, each started before its block's first test
+ * (once per file: blocks share it) and flushed (FLUSHALL on each primary) before each of its
+ * tests. With `own: true` the block's tests start their own deployment (`startOwn`, an outage)
+ * and none is started for the file. Without any deployment, one skipped block says so.
+ */
+export function describeOnRedis (title: string, body: (redis: RedisDeployment) => void, options: { own?: boolean } = {}): void {
+  // A single primary of the test's own needs the redis-server program, not the shared Redis.
+  const deployments = options.own === true ? redisDeployments.filter(({ mode }) => mode !== 'single' || redisServerBinary || required) : redisDeployments
+  if (deployments.length === 0) {
     describe.skip(title, () => { body(oneRedis) })
     return
   }
-  describe.each(redisDeployments.map((deployment) => [deployment.name, deployment] as const))(`${title}, on %s`, (_name, deployment) => {
-    if (deployment.cluster) {
-      beforeAll(async () => { await sharedCluster() }, 60_000)
-      beforeEach(async () => { await started().flush() })
+  describe.each(deployments.map((deployment) => [deployment.name, deployment] as const))(`${title}, on %s`, (_name, deployment) => {
+    if (deployment.mode !== 'single' && options.own !== true) {
+      const own = fileDeployments[deployment.mode]
+      beforeAll(async () => { await own.ensure() }, 60_000)
+      beforeEach(async () => { await own.flush() })
     }
+    beforeEach(() => { current = deployment })
+    afterEach(() => { current = undefined })
     body(deployment)
   })
 }
@@ -132,15 +288,15 @@ export function describeOnRedisCluster (title: string, body: (redis: RedisDeploy
     return
   }
   describe(title, () => {
-    beforeAll(async () => { await sharedCluster() }, 60_000)
-    beforeEach(async () => { await started().flush() })
+    beforeAll(async () => { await fileCluster.ensure() }, 60_000)
+    beforeEach(async () => { await fileCluster.started('the Redis Cluster').flush() })
     body(redisCluster)
   })
 }
 
 /** The file's Redis Cluster itself (processes, primaries), inside describeOnRedis or describeOnRedisCluster. */
 export function theRedisCluster (): RedisCluster {
-  return started()
+  return fileCluster.started('the Redis Cluster')
 }
 
 /** A Redis connection of the test's own, closed after the test. */
@@ -150,20 +306,23 @@ export function redisClient (): Redis {
   return redis
 }
 
-/** A key prefix no other test uses; its keys are deleted after the test. */
+/** A key prefix no other test uses; its keys are deleted after the test (on every primary of the test's deployment). */
 export function testPrefix (): string {
   const prefix = `bff-test-${randomBytes(6).toString('hex')}:`
-  onCleanup(async () => { await deleteKeys(REDIS_URL, `${prefix}*`) })
+  const deployment = current ?? oneRedis
+  onCleanup(async () => {
+    for (const primary of await deployment.primaries()) await deleteKeys(primary, `${prefix}*`)
+  })
   return prefix
 }
 
 /** Every key (and its value, as text) under a pattern, on one server or every primary of a deployment: what an attacker dumping Redis would see. */
-export async function dumpKeys (where: string | RedisDeployment, pattern: string): Promise<Array<{ key: string, value: string }>> {
-  if (typeof where !== 'string') {
-    const dumps = await Promise.all((await where.primaryUrls()).map(async (url) => await dumpKeys(url, pattern)))
+export async function dumpKeys (where: string | RedisOptions | RedisDeployment, pattern: string): Promise<Array<{ key: string, value: string }>> {
+  if (typeof where !== 'string' && 'primaries' in where) {
+    const dumps = await Promise.all((await where.primaries()).map(async (primary) => await dumpKeys(primary, pattern)))
     return dumps.flat()
   }
-  const redis = new Redis(where)
+  const redis = connection(where)
   try {
     const keys = await scanAll(redis, pattern)
     const dump: Array<{ key: string, value: string }> = []
@@ -182,11 +341,30 @@ export async function dumpKeys (where: string | RedisDeployment, pattern: string
   }
 }
 
-async function deleteKeys (url: string, pattern: string): Promise<void> {
-  const redis = new Redis(url)
+/** A connection to one server (a URL, or options with TLS and a user), to be disconnected by the caller. */
+function connection (target: string | RedisOptions): Redis {
+  return typeof target === 'string' ? new Redis(target) : new Redis({ host: '127.0.0.1', ...target })
+}
+
+/** ioredis's options for a redis:// URL (what MONITOR and the markers connect with). */
+function optionsOf (url: string): RedisOptions {
+  const { hostname, port, username, password, pathname } = new URL(url)
+  return {
+    host: hostname,
+    port: Number(port || 6379),
+    ...(pathname.length > 1 ? { db: Number(pathname.slice(1)) } : {}),
+    ...(username === '' ? {} : { username: decodeURIComponent(username) }),
+    ...(password === '' ? {} : { password: decodeURIComponent(password) })
+  }
+}
+
+async function deleteKeys (target: string | RedisOptions, pattern: string): Promise<void> {
+  const redis = connection(target)
   try {
+    // One DEL per key: a cluster node refuses a DEL of keys in different slots (CROSSSLOT).
     const keys = await scanAll(redis, pattern)
-    if (keys.length > 0) await redis.del(...keys)
+    const answers = keys.length === 0 ? [] : await redis.pipeline(keys.map((key) => ['del', key])).exec() ?? []
+    for (const [error] of answers) if (error !== null) throw error
   } finally {
     redis.disconnect()
   }
