@@ -11,6 +11,8 @@ missing=''
 [ -x "$browser" ] || missing="$missing chromium"
 [ -x "$nginx" ] || missing="$missing nginx"
 # The Redis TLS and Sentinel tests start redis-server processes of their own, with certificates made by openssl.
+# Their sentinels run as `redis-server sentinel.conf --sentinel`, the same program: Debian's redis-sentinel
+# package (a link to it, and a service on port 26379) is not needed.
 command -v redis-server > /dev/null || missing="$missing redis-server"
 # redis-cli creates the test clusters (Debian's redis-tools, which redis-server brings).
 command -v redis-cli > /dev/null || missing="$missing redis-tools"
