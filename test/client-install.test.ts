@@ -190,5 +190,5 @@ describe('the client, installed from a package of this repository', () => {
     }))
     const output = await sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], consumer)
     expect(output).toBe('')
-   }, 120_000)
+  }, 120_000)
 })
