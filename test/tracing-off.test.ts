@@ -42,14 +42,14 @@ async function traffic (env: Record<string, string>): Promise<{ logs: Array<Reco
 }
 
 describe('tracing off: nothing loaded, nothing sent, nothing added', () => {
-  it.each([
+  it.each<[string, Record<string, string>]>([
     ['no endpoint set', {}],
     ['OTEL_SDK_DISABLED=true with an endpoint', { OTEL_SDK_DISABLED: 'true' }],
     ['OTEL_TRACES_EXPORTER=none with an endpoint', { OTEL_TRACES_EXPORTER: 'none' }]
   ])('%s: no OpenTelemetry module is loaded, no export is sent, no traceparent goes upstream, no log line has a trace', async (_label, off) => {
     const probe = await loadProbe()
     const receiver = await startOtlpReceiver()
-    const endpoint = Object.keys(off).length === 0 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' }
+    const endpoint: Record<string, string> = Object.keys(off).length === 0 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' }
     const { logs, traceparents } = await traffic({ ...probe.env, ...endpoint, ...off })
     await sleep(300)
 
