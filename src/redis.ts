@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis'
 import type { ClusterOptions, RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisAddress, RedisConfig } from './config/redis.js'
+import { CLUSTER_SLOTS, uncoveredSlots } from './session/redis-store.js'
 import { watchReplicaCount } from './session/replica-wait.js'
 
 /**
@@ -37,6 +38,7 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     })
     redis.on('+node', (_node: Redis, key: string) => { reported.delete(key) })
     redis.on('ready', () => { reported.clear() })
+    stoppers.push(redis, watchClusterCoverage(redis, where, log))
   } else {
     // ioredis gives up for good ('end') when a connection attempt is cut short, which its own
     // fail-over detector does when +switch-master arrives while the client is reconnecting
@@ -50,7 +52,7 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
       }, 100).unref()
     })
   }
-  if (config.waitReplicas > 0) stoppers.set(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
+  if (config.waitReplicas > 0) stoppers.push(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
   return redis
 }
 
@@ -98,8 +100,45 @@ function watchSentinelAnswers (redis: Redis, masterName: string, where: string, 
   return { hint: () => nameUnknown ? unknownName : undefined }
 }
 
-/** What closeRedis stops besides the client (the replica count checks). */
-const stoppers = new WeakMap<Redis | Cluster, () => void>()
+/** What closeRedis stops besides the client (periodic checks). */
+const stoppers = {
+  all: new WeakMap<Redis | Cluster, Array<() => void>>(),
+  push (redis: Redis | Cluster, stop: () => void): void {
+    this.all.set(redis, [...(this.all.get(redis) ?? []), stop])
+  },
+  stop (redis: Redis | Cluster): void {
+    for (const stop of this.all.get(redis) ?? []) stop()
+  }
+}
+
+/**
+ * A cluster whose slots are not all served (a primary lost with no replica to promote, slots
+ * never assigned) fails the requests of the sessions in those slots: with
+ * cluster-require-full-coverage yes (the default) every request, with no only some. Nothing
+ * outside those requests said so: this reads the client's slot map and CLUSTER INFO every 5 s
+ * and warns when the state turns bad (uncovered slots or cluster_state:fail), once, and says
+ * when it is whole again. /readyz answers 503 meanwhile (RedisSessionStore.ping).
+ */
+function watchClusterCoverage (cluster: Cluster, where: string, log: FastifyBaseLogger, everyMs = 5000): () => void {
+  let reported = false
+  const check = async (): Promise<void> => {
+    if (cluster.status !== 'ready') return
+    const uncovered = uncoveredSlots(cluster)
+    const info = await cluster.cluster('INFO')
+    const state = /^cluster_state:(\w+)/m.exec(info)?.[1] ?? 'unknown'
+    const bad = uncovered > 0 || state !== 'ok'
+    if (bad && !reported) {
+      log.warn({ redis: where, clusterState: state, uncoveredSlots: uncovered }, `the Redis Cluster does not serve every hash slot (cluster_state:${state}, ${uncovered} of ${CLUSTER_SLOTS} slots with no primary): sessions in those slots answer 503 store_unavailable, and /readyz says not ready`)
+      reported = true
+    } else if (!bad && reported) {
+      log.info({ redis: where }, 'the Redis Cluster serves every hash slot again')
+      reported = false
+    }
+  }
+  const timer = setInterval(() => { check().catch(() => {}) }, everyMs)
+  timer.unref()
+  return () => { clearInterval(timer) }
+}
 
 /** Clients closeRedis ended: the only ones that stay ended. */
 const closing = new WeakSet<Redis | Cluster>()
@@ -252,7 +291,7 @@ export function redactedUrl (url: string): string {
  */
 export async function closeRedis (redis: Redis | Cluster): Promise<void> {
   closing.add(redis)
-  stoppers.get(redis)?.()
+  stoppers.stop(redis)
   if (redis.status === 'ready') await redis.quit().catch(() => {})
   redis.disconnect()
 }

@@ -175,7 +175,7 @@ export interface RedisSessionStoreOptions {
    * (src/session/replica-wait.ts). Rejecting fails the save as Redis being away does.
    */
   afterTokenSave?: (sessionKey: string) => Promise<void>
-  /** The longest one operation of several commands waits (default: the client's commandTimeout). */
+  /** The longest one operation of several commands waits (default: the client's commandTimeout and a second). */
   callLimitMs?: number
   now?: () => number
 }
@@ -214,7 +214,8 @@ export class RedisSessionStore implements SessionStore {
     this.#now = options.now ?? Date.now
     this.#afterTokenSave = options.afterTokenSave ?? (async () => {})
     this.#redis = redis as RedisConnection & SessionCommands
-    this.#callLimitMs = options.callLimitMs ?? commandTimeoutOf(redis)
+    // A second beyond one command's timeout: a slow but answering Redis under load stays usable.
+    this.#callLimitMs = options.callLimitMs ?? commandTimeoutOf(redis) + 1000
     const scripts: Array<[keyof SessionCommands, number, string]> = [
       ['bffSessionWrite', 1, WRITE_SESSION], ['bffIndexAdd', 1, INDEX_ADD], ['bffIndexRescore', 1, INDEX_RESCORE],
       ['bffIndexRead', 1, INDEX_READ], ['bffIndexRemove', 1, INDEX_REMOVE], ['bffSessionMove', 2, MOVE],
@@ -459,8 +460,11 @@ export class RedisSessionStore implements SessionStore {
       await this.#redis.ping()
       if (!(this.#redis instanceof Cluster)) return
       const connected = new Map(this.#redis.nodes('master').map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]))
+      const uncovered = uncoveredSlots(this.#redis)
+      if (uncovered === CLUSTER_SLOTS) throw new Error('the cluster\'s slots are not known yet')
+      // Sessions in those slots answer 503 (with cluster-require-full-coverage no, the others work).
+      if (uncovered > 0) throw new Error(`${uncovered} of ${CLUSTER_SLOTS} hash slots are served by no primary`)
       const named = new Set(this.#redis.slots.map((owners) => owners[0]))
-      if (named.size === 0 || named.has(undefined)) throw new Error('the cluster\'s slots are not all known yet')
       await Promise.all([...named].map(async (key) => {
         const primary = connected.get(key as string)
         if (primary === undefined) throw new Error(`no connection to the primary ${key as string}`)
@@ -487,7 +491,7 @@ export class RedisSessionStore implements SessionStore {
    * Several commands in a row (a log-in's write, index and WAIT; log-out everywhere): each has
    * its own timeout, but a primary that stops answering (frozen, a network partition) would
    * make the request wait for one timeout per command, and best-effort steps that swallow
-   * theirs even longer. The whole operation gets one command's time: past it the request
+   * theirs even longer. The whole operation gets one command's time and a second: past it the request
    * answers 503 store_unavailable (the commands may still land, as after any timeout).
    */
   async #steps<T> (steps: () => Promise<T>): Promise<T> {
@@ -524,6 +528,16 @@ export function hashTag (key: string): string {
   if (open === -1) return key
   const close = key.indexOf('}', open + 1)
   return close === -1 || close === open + 1 ? key : key.slice(open + 1, close)
+}
+
+/** Redis Cluster's hash slots. */
+export const CLUSTER_SLOTS = 16_384
+
+/** How many hash slots the cluster client knows no primary for. */
+export function uncoveredSlots (cluster: Cluster): number {
+  let uncovered = 0
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) if ((cluster.slots[slot]?.[0] ?? '') === '') uncovered++
+  return uncovered
 }
 
 /** The client's own per-command timeout (src/redis.ts sets it in every mode). */

@@ -18,7 +18,9 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
       await app.sessions.store.ping()
       return { status: 'ready' }
     } catch (error) {
-      request.log.warn({ err: error }, 'not ready: the session store does not answer')
+      // The reason, one line (the store's own words: a slot range with no primary, no answer...).
+      const reason = ((error as { cause?: unknown }).cause instanceof Error ? (error as { cause: Error }).cause : error as Error).message
+      request.log.warn({ reason }, 'not ready: the session store does not answer')
       return sendProblem(reply, problemBody(503, 'not_ready', 'The session store does not answer.'))
     }
   })
