@@ -1,6 +1,7 @@
 import { askEvents } from './events.js'
 import type { AskEvent } from './events.js'
-import { Transport } from './http.js'
+import { ClientError } from './errors.js'
+import { Transport, parseAnswer } from './http.js'
 import type { CallOptions, ClientOptions } from './http.js'
 import { assertNoDotSegment, segment } from './paths.js'
 import type * as T from './types.js'
@@ -134,8 +135,10 @@ export class BffClient {
       return
     }
     // Ejento answered all at once although a stream was asked for: one event with the whole answer.
+    const path = `/api/agents/${segment(agentId)}/responses`
     const text = await response.text()
-    yield { format: 'json', type: 'answer', data: (text === '' ? undefined : JSON.parse(text)) as T.AskAnswer }
+    if (text === '') throw new ClientError('invalid_answer', `POST ${path} answered ${response.status} with neither an event stream nor an answer.`)
+    yield { format: 'json', type: 'answer', data: parseAnswer(text, 'POST', path, response) as T.AskAnswer }
   }
 
   /** Asks an agent and answers its whole answer as JSON (no stream). */
@@ -171,6 +174,8 @@ export class BffClient {
    */
   async proxy<Answer = unknown> (upstream: 'ejento' | 'auth', path: `/${string}`, options: CallOptions & { method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', body?: unknown, query?: Record<string, string | number | boolean | undefined> } = {}): Promise<Answer> {
     const { method = 'GET', ...rest } = options
+    // Typed, but a JavaScript caller may pass anything: an upstream of `ejento/../..` would leave the passthrough.
+    if (upstream !== 'ejento' && upstream !== 'auth') throw new ClientError('invalid_option', 'proxy()\'s upstream must be \'ejento\' or \'auth\': not sent.')
     assertNoDotSegment(path)
     return await this.#http.json(method, `/proxy/${upstream}${path}`, rest)
   }

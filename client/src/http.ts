@@ -61,20 +61,26 @@ export class Transport {
     const search = new URLSearchParams()
     for (const [name, value] of Object.entries(query)) if (value !== undefined) search.append(name, String(value))
     const text = search.toString()
-    return `${this.baseUrl}${path}${text === '' ? '' : `?${text}`}`
+    // A path that has a query already (`proxy('ejento', '/api/x?a=1', {query})`) gets the rest after `&`.
+    return `${this.baseUrl}${path}${text === '' ? '' : `${path.includes('?') ? '&' : '?'}${text}`}`
   }
 
   /** Sends the call; answers the 2xx response, unread. */
   async send (method: string, path: string, options: SendOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...this.#headers, accept: options.accept ?? 'application/json' }
     if (options.body !== undefined) headers['content-type'] = 'application/json'
-    const response = await this.#fetch(this.url(path, options.query), {
+    const url = this.url(path, options.query)
+    const response = await this.#fetch(url, {
       method,
       headers,
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       credentials: 'include',
       ...(options.signal === undefined ? {} : { signal: options.signal })
     })
+    if (redirectedElsewhere(response, url)) {
+      await response.body?.cancel().catch(() => {})
+      throw new ClientError('unexpected_redirect', `${method} ${path.split('?')[0] ?? ''} was redirected to another origin: its answer is not the BFF's (is baseUrl the BFF's address?).`)
+    }
     if (!response.ok) throw await errorOf(response)
     return response
   }
@@ -83,9 +89,38 @@ export class Transport {
   async json<T> (method: string, path: string, options: SendOptions = {}): Promise<T> {
     const response = await this.send(method, path, options)
     const text = await response.text()
-    return (text === '' ? undefined : JSON.parse(text)) as T
+    return (text === '' ? undefined : parseAnswer(text, method, path, response)) as T
   }
 }
+
+/**
+ * A 2xx answer's JSON; ClientError `invalid_answer` when it is not JSON, as when `baseUrl` reaches a
+ * web server that answers its index.html for every path, rather than the BFF.
+ */
+export function parseAnswer (text: string, method: string, path: string, response: Response): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ClientError('invalid_answer', `${method} ${path.split('?')[0] ?? ''} answered ${response.status} with a body that is not JSON (content type ${response.headers.get('content-type') ?? 'none'}): is baseUrl the BFF's address?`, { cause: error })
+  }
+}
+
+/**
+ * True when fetch followed a redirect to another origin than the call's: a proxy's or a server's
+ * redirect elsewhere (the BFF's own, through the passthrough, stay on its origin). A fetch that
+ * does not say where it ended (`url` empty) is taken at its word.
+ */
+function redirectedElsewhere (response: Response, requested: string): boolean {
+  if (!response.redirected || response.url === '') return false
+  try {
+    return new URL(response.url).origin !== new URL(requested, (globalThis as { location?: { href: string } }).location?.href).origin
+  } catch {
+    return true
+  }
+}
+
+/** The most of an error answer's body the client reads (a problem is a few hundred characters): an endless one is cut here. */
+export const MAX_ERROR_BODY_SIZE = 65_536
 
 /**
  * `baseUrl` as given, when it is '' (the page's own origin), a path of the page's own origin
@@ -119,9 +154,13 @@ function checkedBaseUrl (baseUrl: string): string {
   return baseUrl
 }
 
-/** The error a non-2xx answer stands for; its body is always read (an unread body holds the connection). */
+/**
+ * The error a non-2xx answer stands for. Its body is read up to MAX_ERROR_BODY_SIZE characters
+ * and the rest cancelled (an unread body holds the connection; an endless one would hang the
+ * call and fill the memory).
+ */
 export async function errorOf (response: Response): Promise<BffError> {
-  const text = await response.text()
+  const text = await readAtMost(response, MAX_ERROR_BODY_SIZE)
   let body: unknown = text === '' ? undefined : text
   if (text !== '' && /json/i.test(response.headers.get('content-type') ?? '')) {
     try {
@@ -135,4 +174,24 @@ export async function errorOf (response: Response): Promise<BffError> {
     ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
     ...(requestId === null ? {} : { requestId })
   })
+}
+
+/** The first `limit` characters of the body (what arrived of them if it broke off); the rest is not read. */
+async function readAtMost (response: Response, limit: number): Promise<string> {
+  if (response.body === null) return ''
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  try {
+    while (text.length < limit) {
+      const { value, done } = await reader.read()
+      if (done) return text + decoder.decode()
+      text += decoder.decode(value, { stream: true })
+    }
+  } catch {
+    // The connection broke: the error is still the answer's status, with what arrived.
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  return text.slice(0, limit)
 }
