@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { HttpProblem } from '../errors.js'
 import type { UpstreamName } from '../upstream/client.js'
+import { carriesCredential } from '../upstream/sanitize.js'
 import { cleanJson, safeBytes } from './clean-answer.js'
 
 /**
@@ -48,9 +49,24 @@ export function streamLineCleaner (log: FastifyBaseLogger, upstream: UpstreamNam
   return (lines) => {
     const text = lines.toString('latin1')
     if (!credentialBytes.some((credential) => text.includes(credential)) && !needsALook.test(text)) return lines
-    streamLog ??= log.child({ answer: 'event stream' })
+    streamLog ??= firstWarningOnly(log.child({ answer: 'event stream', laterWarningsOfThisStream: 'not logged' }))
     return cleanLines(streamLog, upstream, credentials, needsALook, lines)
   }
+}
+
+/**
+ * The log with only its first warning written: an upstream that echoes the token in every event
+ * would otherwise write one log line per event, a flood of the operator's logs it controls.
+ */
+function firstWarningOnly (log: FastifyBaseLogger): FastifyBaseLogger {
+  let warned = false
+  const once: FastifyBaseLogger = Object.create(log) as FastifyBaseLogger
+  once.warn = ((...args: Parameters<FastifyBaseLogger['warn']>) => {
+    if (warned) return
+    warned = true
+    log.warn(...args)
+  }) as FastifyBaseLogger['warn']
+  return once
 }
 
 const LF = 0x0a
@@ -76,11 +92,16 @@ function cleanLines (log: FastifyBaseLogger, upstream: UpstreamName, credentials
 
 const DATA = Buffer.from('data:')
 
+/** A UTF-8 byte order mark: an event-stream reader drops it before the stream's first field. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf])
+
 function cleanLine (log: FastifyBaseLogger, upstream: UpstreamName, credentials: readonly string[], needsALook: RegExp, line: Buffer): Buffer {
-  const isData = line.subarray(0, DATA.length).equals(DATA)
+  // Any line, not only the stream's first, may start with the mark: more lines checked, never fewer.
+  const field = line.subarray(0, BOM.length).equals(BOM) ? BOM.length : 0
+  const isData = line.subarray(field, field + DATA.length).equals(DATA)
   if (!isData || !needsALook.test(line.toString('latin1'))) return safeBytes(log, upstream, line, credentials)
   // The field's value starts after one optional space, as an event-stream reader takes it.
-  const start = line[DATA.length] === 0x20 ? DATA.length + 1 : DATA.length
+  const start = line[field + DATA.length] === 0x20 ? field + DATA.length + 1 : field + DATA.length
   const value = line.subarray(start)
   let cleaned: Buffer
   try {
@@ -92,7 +113,20 @@ function cleanLine (log: FastifyBaseLogger, upstream: UpstreamName, credentials:
     log.warn({ upstream, reason: error.message }, 'an event-stream line that could not be checked for token fields was withheld')
     return WITHHELD_LINE
   }
+  // A value that is not JSON on its own (one line of a document spread over several data lines)
+  // may still spell a credential with escapes that the reader decodes once the lines are joined.
+  if (cleaned.includes(BACKSLASH) && carriesCredential(unescaped(cleaned.toString('utf8')), credentials)) {
+    log.warn({ upstream }, 'an event-stream line spelling a credential with escapes was withheld')
+    return WITHHELD_LINE
+  }
   return cleaned === value ? line : Buffer.concat([line.subarray(0, start), cleaned])
+}
+
+const BACKSLASH = 0x5c
+
+/** The text with JSON's `\uXXXX` and `\/` escapes decoded, as a JSON reader would (other escapes cannot spell a credential). */
+function unescaped (text: string): string {
+  return text.replace(/\\u([0-9a-fA-F]{4})|\\\//g, (_escape, hex?: string) => hex === undefined ? '/' : String.fromCharCode(Number.parseInt(hex, 16)))
 }
 
 const WITHHELD_LINE = Buffer.from(': [withheld]')

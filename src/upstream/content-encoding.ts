@@ -10,7 +10,7 @@ import { discard } from './read-body.js'
  * Compressed answers. The BFF asks every upstream for `Accept-Encoding: identity`, but an
  * upstream (or a gateway in front of it) may compress anyway, and compressed bytes cannot be
  * searched for token fields or echoed credentials. So an answer the BFF may look into (JSON,
- * or no type at all) is decoded as it streams; one whose encoding it cannot decode is refused
+ * an event stream, or no type at all) is decoded as it streams; one whose encoding it cannot decode is refused
  * (502), never passed on unsearched. Other types (an image, a PDF) keep their encoding: the
  * BFF does not search them anyway.
  */
@@ -65,12 +65,17 @@ export function decodedAnswer<T extends EncodedAnswer> (method: string, answer: 
   return { ...answer, headers, body: decode(answer.body, decoders, upstream) }
 }
 
-/** JSON or untyped answers: the ones the BFF reads or searches. No body, nothing to decode. */
+/**
+ * JSON, event streams and untyped answers: the ones the BFF reads or searches (an event stream
+ * line by line, send.ts: compressed, its echoed credentials would pass unseen). No body, nothing to decode.
+ */
 function searchable (method: string, { statusCode, headers }: EncodedAnswer): boolean {
   if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return false
   const type = headers['content-type']
-  // The same test as the passthrough's JSON check (jsonKind): the type mentions json.
-  return type === undefined || type.split(';', 1)[0]?.toLowerCase().includes('json') === true
+  if (type === undefined) return true
+  const mediaType = type.split(';', 1)[0]?.trim().toLowerCase() ?? ''
+  // The same tests as the passthrough's JSON check (jsonKind: the type mentions json) and send.ts's event-stream check.
+  return mediaType.includes('json') || mediaType === 'text/event-stream'
 }
 
 /**

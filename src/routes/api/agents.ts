@@ -79,7 +79,7 @@ function agentNumber (agentId: string): number | string {
 
 async function ask (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, path: string, body: unknown, stream: boolean): Promise<FastifyReply> {
   const response = await callEjento(app, request, reply, 'POST', path, body, stream)
-  const isEventStream = response.headers['content-type']?.toString().startsWith('text/event-stream') === true
+  const isEventStream = response.headers['content-type']?.toString().trim().toLowerCase().startsWith('text/event-stream') === true
   if (stream && isEventStream && response.statusCode < 300) return sendUpstreamStream(reply, app.upstreams.ejento.label, response, app.upstreamPaths.api.streamFormat)
   return await sendUpstreamJson(reply, app.upstreams.ejento, response)
 }
