@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamName } from '../upstream/client.js'
-import { sanitised, withoutCredentials } from '../upstream/sanitize.js'
+import { carriesCredential, parseKeepingNumbers, sanitised, withoutCredentials } from '../upstream/sanitize.js'
 
 /**
  * What an upstream JSON answer loses before a browser sees it: token fields (and, from the
@@ -22,8 +22,10 @@ export function safeBytes (log: FastifyBaseLogger, upstream: UpstreamName, bytes
  */
 export function cleanJson (log: FastifyBaseLogger, upstream: UpstreamName, bytes: Buffer, secrets: readonly string[] | undefined): Buffer {
   let parsed: unknown
+  // A leading byte order mark is not JSON, but a browser's JSON reader (fetch's json()) drops it.
+  const text = withoutBom(bytes.toString('utf8'))
   try {
-    parsed = JSON.parse(bytes.toString('utf8'))
+    parsed = JSON.parse(text)
   } catch {
     return safeBytes(log, upstream, bytes, secrets)
   }
@@ -32,13 +34,19 @@ export function cleanJson (log: FastifyBaseLogger, upstream: UpstreamName, bytes
     // A string may spell a credential with escapes (`\u0065yJ...`, `\/`) that the bytes do not
     // show but any JSON reader decodes: then the parsed value, written plainly, is searched.
     if (!bytes.includes(BACKSLASH)) return safeBytes(log, upstream, bytes, secrets)
-    const plain = withoutCredentials(Buffer.from(JSON.stringify(value)), secrets)
-    if (plain.removed === 0) return safeBytes(log, upstream, bytes, secrets)
+    if (!carriesCredential(JSON.stringify(value) ?? '', secrets)) return safeBytes(log, upstream, bytes, secrets)
+    // Re-written plainly, read again keeping every number as written (an id beyond 2^53, 1.0), as the named routes do.
+    const plain = withoutCredentials(Buffer.from(JSON.stringify(parseKeepingNumbers(text))), secrets)
     log.warn({ upstream, removed: plain.removed }, 'credentials the call carried were cut out of the upstream answer')
     return plain.bytes
   }
   log.warn({ upstream, removed }, 'secret fields removed from a passthrough answer')
-  return safeBytes(log, upstream, Buffer.from(JSON.stringify(value)), secrets)
+  // Re-written, numbers kept as written (above).
+  return safeBytes(log, upstream, Buffer.from(JSON.stringify(sanitised(parseKeepingNumbers(text), upstream).value)), secrets)
+}
+
+function withoutBom (text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 const BACKSLASH = 0x5c
