@@ -23,6 +23,7 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     healthy = true
   })
   const sentinels = config.mode === 'sentinel' && redis instanceof Redis ? watchSentinelAnswers(redis, config.masterName, where, log) : undefined
+  if (config.mode === 'sentinel' && redis instanceof Redis) quietFailoverDetector(redis)
   redis.on('error', (error: Error & { code?: string }) => {
     if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: sentinels?.hint() ?? hintFor(error, tls) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
@@ -54,6 +55,25 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
   }
   if (config.waitReplicas > 0) stoppers.push(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
   return redis
+}
+
+/**
+ * ioredis's fail-over detector opens a connection to each sentinel with no error listener
+ * (redis/ioredis#1829): while the sentinels are away each of them prints "[ioredis] Unhandled
+ * error event" to stderr, plain text among the JSON log lines, once per retry. The main
+ * client's error listener already says Redis is unreachable, so these connections get a
+ * silent one. `connector.connectToSentinel` is ioredis's own (5.x) factory for them; should
+ * a later version rename it, nothing changes but the noise.
+ */
+function quietFailoverDetector (redis: Redis): void {
+  const connector = (redis as unknown as { connector?: { connectToSentinel?: (...args: unknown[]) => Redis } }).connector
+  const connectToSentinel = connector?.connectToSentinel
+  if (connector === undefined || typeof connectToSentinel !== 'function') return
+  connector.connectToSentinel = (...args: unknown[]): Redis => {
+    const client = connectToSentinel.apply(connector, args)
+    client.on('error', () => {})
+    return client
+  }
 }
 
 /**
