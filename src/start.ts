@@ -12,19 +12,24 @@ import { tracing, useTracing } from './tracing/active.js'
  * Redis, and exits 0. All building happens in app.ts.
  */
 export async function start (config: Config, options: { onClose?: () => Promise<void> } = {}): Promise<FastifyInstance> {
-  // The SDK's own warnings go to the app's log once there is one.
-  const sdkLog: { to?: FastifyBaseLogger } = {}
+  // The SDK's own warnings go to the app's log once there is one; those of its start (an
+  // OTEL_TRACES_SAMPLER or _ARG it did not take, and so samples everything) wait for it.
+  const sdkLog: { to?: FastifyBaseLogger, waiting: Array<['warn' | 'error', string]> } = { waiting: [] }
   if (config.tracing !== undefined && tracing === undefined) {
     // Loaded only now: with tracing off, no OpenTelemetry module is ever imported.
     const { startTracing } = await import('./tracing/sdk.js')
     useTracing(await startTracing({
       config: config.tracing,
       trustedOrigins: new Set([...config.security.allowedOrigins, ...(config.publicUrl === undefined ? [] : [new URL(config.publicUrl).origin])]),
-      log: (level, message) => { sdkLog.to?.[level]({ tracing: 'sdk' }, message) }
+      log: (level, message) => {
+        if (sdkLog.to === undefined) sdkLog.waiting.push([level, message])
+        else sdkLog.to[level]({ tracing: 'sdk' }, message)
+      }
     }))
   }
   const app = await buildApp({ config })
   sdkLog.to = app.log
+  for (const [level, message] of sdkLog.waiting.splice(0)) app.log[level]({ tracing: 'sdk' }, message)
   logStartUp(app, config)
   const { onClose } = options
   if (onClose !== undefined) app.addHook('onClose', onClose)
@@ -44,8 +49,17 @@ export async function start (config: Config, options: { onClose?: () => Promise<
     cutOff.unref()
     app.close().then(async () => {
       clearTimeout(cutOff)
-      // The spans of the last requests (and of the shutdown) go out before the process ends.
-      await tracing?.shutdown().catch((error: unknown) => { app.log.warn({ err: error }, 'tracing: the last spans could not be sent') })
+      // The spans of the last requests (and of the shutdown) go out before the process ends,
+      // if the collector takes them soon: one that hangs or is down (the exporter retries)
+      // would hold the exit for OTEL_EXPORTER_OTLP_TIMEOUT/OTEL_BSP_EXPORT_TIMEOUT (10 and 30 s).
+      if (tracing !== undefined) {
+        const flushed = await withinMs(tracing.shutdown(), TRACING_FLUSH_LIMIT_MS).catch((error: unknown) => {
+          // The message only: an export's error carries the collector's answer, which may echo its API key.
+          app.log.warn({ reason: error instanceof Error ? error.message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]').slice(0, 200) : 'error' }, 'tracing: the last spans could not be sent')
+          return true
+        })
+        if (!flushed) app.log.warn({ limitMs: TRACING_FLUSH_LIMIT_MS }, `tracing: the collector did not take the last spans within ${TRACING_FLUSH_LIMIT_MS / 1000} s; they are dropped`)
+      }
       app.log.info('shut down')
       // With the server, the upstream pools and Redis closed, nothing keeps the process alive
       // and it ends by itself; if something was left open, say what, and end it anyway.
@@ -70,6 +84,20 @@ export async function start (config: Config, options: { onClose?: () => Promise<
     process.exit(1)
   }
   return app
+}
+
+/** How long the last spans may take to reach the collector on shutdown, after the server closed. */
+const TRACING_FLUSH_LIMIT_MS = 3000
+
+/** True when `work` settled within `ms` (its rejection passed on), false when it did not. */
+async function withinMs (work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([work.then(() => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** What an operator checks first: where sessions live, and which variables were not taken. */
