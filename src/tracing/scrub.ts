@@ -17,6 +17,7 @@ const KEPT = new Set([
   'error.type'
 ])
 const OURS = 'ejento_bff.'
+const NOT_FOUND_SPAN = 'notFoundHandler'
 
 /**
  * The last line of defence for "nothing secret in a trace", run as each span ends (before any
@@ -28,6 +29,9 @@ export class ScrubbingSpanProcessor implements SpanProcessor {
   onStart (_span: Span, _parentContext: Context): void {}
 
   onEnding (span: Span): void {
+    // @fastify/otel names the not-found handler's span after the whole plugin chain it sits in
+    // (`notFoundHandler - fastify -> tracing -> ... -> static-app`): one readable name instead.
+    if (span.name.startsWith(NOT_FOUND_SPAN)) span.updateName(NOT_FOUND_SPAN)
     const attributes = span.attributes as Record<string, unknown>
     for (const name of Object.keys(attributes)) {
       if (!KEPT.has(name) && !name.startsWith(OURS)) delete attributes[name]

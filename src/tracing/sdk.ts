@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
-import { diag, DiagLogLevel, ROOT_CONTEXT, trace } from '@opentelemetry/api'
+import { diag, DiagLogLevel, isSpanContextValid, ROOT_CONTEXT, trace } from '@opentelemetry/api'
 import type { Context, Span, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources'
@@ -103,12 +103,14 @@ function describeRequest (span: Span, request: FastifyRequest, w3c: W3CTraceCont
   span.updateName(route === undefined ? request.method : `${request.method} ${route}`)
   span.setAttribute('ejento_bff.request_id', request.id)
   if (request.headers.traceparent === undefined) return
+  const extracted = trace.getSpanContext(w3c.extract(ROOT_CONTEXT, request.headers, HEADER_GETTER))
+  const remote = extracted !== undefined && isSpanContextValid(extracted) ? extracted : undefined
   if (traceparentTrusted(request.headers, trustedOrigins)) {
-    span.setAttribute('ejento_bff.traceparent', 'continued')
+    // Continued only when it parsed: one the propagator refused (all-zero ids, version ff) started a new trace.
+    span.setAttribute('ejento_bff.traceparent', remote === undefined ? 'invalid' : 'continued')
     return
   }
   // Another site's trace: a new one here, linked to it, never its child.
-  const remote = trace.getSpanContext(w3c.extract(ROOT_CONTEXT, request.headers, HEADER_GETTER))
   span.setAttribute('ejento_bff.traceparent', remote === undefined ? 'invalid' : 'linked')
   if (remote !== undefined) span.addLink({ context: remote, attributes: { 'ejento_bff.link': 'untrusted_traceparent' } })
 }
@@ -145,12 +147,47 @@ class FrontendTraceContextPropagator implements TextMapPropagator {
   }
 }
 
-/** The SDK's own warnings as log lines; URLs cut out (an endpoint may carry credentials). */
+/**
+ * The SDK's own warnings as log lines. An export's failure comes as an exception the SDK
+ * turned into JSON: only its name, code and message are kept, never its stack or `data` (the
+ * collector's answer, which may echo the request's API key). URLs are cut out (an endpoint may
+ * carry credentials). A collector that is down or refuses fails every export: the same line
+ * again within REPEAT_WINDOW_MS is counted, not written, and the next one says how many there were.
+ */
 function diagLogger (log: TracingOptions['log']): Parameters<typeof diag.setLogger>[0] {
+  const repeats = new Map<string, { at: number, more: number }>()
   const say = (level: 'warn' | 'error') => (message: string, ...args: unknown[]): void => {
-    const details = args.map((arg) => arg instanceof Error ? arg.message : typeof arg === 'string' ? arg : '').filter((text) => text !== '')
-    log(level, [message, ...details].join(' ').replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]').slice(0, 500))
+    const details = args.map((arg) => arg instanceof Error ? failureText(arg) : typeof arg === 'string' ? arg : '').filter((text) => text !== '')
+    const text = [failureText(message), ...details].join(' ').replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]').slice(0, 500)
+    const now = performance.now()
+    const last = repeats.get(text)
+    if (last !== undefined && now - last.at < REPEAT_WINDOW_MS) {
+      last.more++
+      return
+    }
+    if (repeats.size >= 100) repeats.clear()
+    repeats.set(text, { at: now, more: 0 })
+    log(level, last === undefined || last.more === 0 ? text : `${text} (and ${last.more} more like it in the last ${Math.round((now - last.at) / 1000)} s)`)
   }
   const quiet = (): void => {}
   return { error: say('error'), warn: say('warn'), info: quiet, debug: quiet, verbose: quiet }
+}
+
+const REPEAT_WINDOW_MS = 10_000
+
+/** An exception (or the JSON the SDK's error handler made of one) as `name (code): message`; any other text as it is. */
+function failureText (failure: unknown): string {
+  let fields: unknown = failure
+  if (typeof failure === 'string') {
+    if (!failure.startsWith('{')) return failure
+    try {
+      fields = JSON.parse(failure)
+    } catch {
+      return failure
+    }
+  }
+  if (typeof fields !== 'object' || fields === null) return String(failure)
+  const { name, code, message } = fields as { name?: unknown, code?: unknown, message?: unknown }
+  const label = typeof name === 'string' ? name : 'Error'
+  return `${label}${typeof code === 'string' || typeof code === 'number' ? ` (${code})` : ''}: ${typeof message === 'string' ? message : ''}`
 }
