@@ -8,7 +8,9 @@ export const PASSTHROUGH_PREFIX: Record<UpstreamName, string> = { ejento: '/prox
  * Browser headers worth passing upstream. An allowlist: the browser's Cookie and
  * Authorization (the BFF sets its own), Origin, Sec-*, X-Forwarded-* and hop-by-hop
  * headers never leave the BFF. Accept-Encoding stays behind too, so answers arrive
- * uncompressed and streams are never held back by a compressor.
+ * uncompressed and streams are never held back by a compressor. So does Range: a partial
+ * answer could hold part of a credential, too little for the answer's credential search to
+ * recognise, and another range the rest (send.ts, withCredentialsCut); answers come whole.
  */
 const FORWARDED_REQUEST_HEADERS = [
   'accept',
@@ -20,7 +22,6 @@ const FORWARDED_REQUEST_HEADERS = [
   'if-none-match',
   'if-modified-since',
   'if-unmodified-since',
-  'range',
   'last-event-id',
   'user-agent'
 ] as const
@@ -29,7 +30,8 @@ const FORWARDED_REQUEST_HEADERS = [
  * Upstream answer headers worth passing to the browser; Set-Cookie, WWW-Authenticate and CORS
  * stay behind. So do Cache-Control and Expires: every answer here was made with one user's
  * token, and a `public` from upstream would let a shared cache serve it to someone else
- * (the cache-control plugin answers `no-store`; event streams say `no-cache`).
+ * (the cache-control plugin answers `no-store`; event streams say `no-cache`). Accept-Ranges
+ * too: the BFF does not forward a Range.
  */
 const RETURNED_RESPONSE_HEADERS = [
   'content-type',
@@ -38,7 +40,6 @@ const RETURNED_RESPONSE_HEADERS = [
   'content-disposition',
   'content-language',
   'content-range',
-  'accept-ranges',
   'etag',
   'last-modified',
   'retry-after',

@@ -7,6 +7,7 @@ import type { BodyHead } from '../upstream/read-body.js'
 import { cleanJson, cleanJsonLines, jsonKind } from './clean-answer.js'
 import { headersForBrowser, upstreamError } from './answer-head.js'
 import { streamLineCleaner } from './stream-credentials.js'
+import { credentialCutter, credentialsToCut } from './credential-cutter.js'
 import { tracing } from '../tracing/active.js'
 import type { StreamEnd } from '../tracing/active.js'
 
@@ -35,7 +36,8 @@ const STREAM_FAILED: Record<StreamFormat, string> = {
  */
 export function sendUpstreamStream (reply: FastifyReply, label: string, response: UpstreamResponse, format: StreamFormat = 'events', upstream: UpstreamName = 'ejento'): FastifyReply {
   const headers = headersForBrowser(reply, label, response)
-  const isEventStream = headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true
+  // The upstream's own type, as withCredentialsCut reads it (a type holding a credential is not the browser's).
+  const isEventStream = isEventStreamType(response.headers['content-type'])
   if (isEventStream) {
     delete headers['content-length']
     headers['cache-control'] = 'no-cache'
@@ -175,6 +177,11 @@ function unfinishedEventEnd (tail: number): string {
   return (tail & 0xff) === 0x0a ? '\n' : '\n\n'
 }
 
+/** Whether an answer is an event stream, which `sendUpstreamStream` checks line by line. */
+function isEventStreamType (contentType: string | undefined): boolean {
+  return contentType?.toLowerCase().startsWith('text/event-stream') === true
+}
+
 /** JSON answers up to this size are read and checked for token fields on the passthrough. */
 const CHECKED_JSON_BYTES = 1024 * 1024
 
@@ -183,19 +190,24 @@ const CHECKED_JSON_BYTES = 1024 * 1024
  * reasonable size; token answers are small) is read first; JSON lines (ndjson, json-seq)
  * are checked line by line as they stream. Either way JSON loses any token field and any
  * credential the call carried, and, from the authentication server, any password or echoed
- * input, before it reaches the browser. An upstream 5xx becomes 502 `upstream_error`, as on
- * the named routes. An event stream that fails mid-way ends with an error in `format`.
+ * input, before it reaches the browser. Every other answer with a body (HTML, text, no type,
+ * a download, a JSON document over CHECKED_JSON_BYTES, JSON lines too long to hold) loses the
+ * exact credentials the call carried as it streams (credential-cutter.ts); event streams are
+ * checked line by line (sendUpstreamStream). An upstream 5xx becomes 502 `upstream_error`, as
+ * on the named routes. An event stream that fails mid-way ends with an error in `format`.
  */
 export async function sendPassthrough (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse, format: StreamFormat = 'events'): Promise<FastifyReply> {
   if (response.statusCode >= 500) throw upstreamError(client, response)
   const kind = jsonKind(response.headers['content-type'])
   const length = Number(response.headers['content-length'] ?? Number.NaN)
   if (kind === 'lines') {
-    // Cleaning may change the length: the answer goes out chunked.
+    // Cleaning may change the length: the answer goes out chunked. A line too long to hold is
+    // passed on in pieces by cleanJsonLines: the cutter finds a credential split between them.
     const headers = { ...response.headers, 'content-length': undefined }
-    return sendUpstreamStream(reply, client.label, { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) }, format, client.name)
+    const lines = { ...response, headers, body: pipeline(response.body, cleanJsonLines(reply.log, client.name, response.secrets), () => {}) }
+    return sendUpstreamStream(reply, client.label, withCredentialsCut(reply, client, lines), format, client.name)
   }
-  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, response, format, client.name)
+  if (kind === undefined || length > CHECKED_JSON_BYTES) return sendUpstreamStream(reply, client.label, withCredentialsCut(reply, client, response), format, client.name)
 
   let head: BodyHead
   try {
@@ -203,9 +215,24 @@ export async function sendPassthrough (reply: FastifyReply, client: UpstreamClie
   } catch (error) {
     throw upstreamFailure(client.label, error)
   }
-  // Larger than any token answer: pass it on unread, as it comes.
-  if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, { ...response, body: Readable.from(resumed(head)) }, format, client.name)
+  // Larger than any token answer: passed on as it comes, without the call's credentials.
+  if (head.rest !== undefined) return sendUpstreamStream(reply, client.label, withCredentialsCut(reply, client, { ...response, body: Readable.from(resumed(head)) }), format, client.name)
   const { 'content-length': _length, ...headers } = headersForBrowser(reply, client.label, response)
   const cleaned = cleanJson(reply.log, client.name, Buffer.concat(head.chunks), response.secrets)
   return await reply.code(response.statusCode).headers(headers).send(cleaned)
+}
+
+/**
+ * The answer with its body through the credential cutter, chunked (a cut changes its length).
+ * Not for answers without a body (HEAD, 204, 304) or event streams (checked line by line), nor
+ * when the call carried no credential. The BFF never forwards a Range (headers.ts): a partial
+ * answer could hold part of a credential that no search recognises, and a second range the
+ * rest; a 206 that comes anyway keeps its Content-Range, and is ended rather than cut.
+ */
+function withCredentialsCut (reply: FastifyReply, client: UpstreamClient, response: UpstreamResponse): UpstreamResponse {
+  const credentials = credentialsToCut(response.secrets)
+  const noBody = reply.request.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304
+  if (credentials === undefined || noBody || isEventStreamType(response.headers['content-type'])) return response
+  const cutter = credentialCutter(reply.log, client.name, client.label, credentials, { endInsteadOfCutting: response.headers['content-range'] !== undefined })
+  return { ...response, headers: { ...response.headers, 'content-length': undefined }, body: pipeline(response.body, cutter, () => {}) }
 }

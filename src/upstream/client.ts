@@ -62,6 +62,7 @@ export class UpstreamClient {
   readonly #basePath: string
   readonly #subscriptionKey: string | undefined
   readonly #observe: UpstreamClientOptions['observe']
+  readonly #readDeadlineMs: number
 
   constructor (name: UpstreamName, options: UpstreamClientOptions) {
     this.name = name
@@ -69,6 +70,8 @@ export class UpstreamClient {
     this.#basePath = options.baseUrl.pathname === '/' ? '' : options.baseUrl.pathname
     this.#subscriptionKey = options.subscriptionKey
     this.#observe = options.observe
+    // A JSON answer is of no use until whole: it gets as long to arrive as its headers had (UPSTREAM_HEADERS_TIMEOUT).
+    this.#readDeadlineMs = options.headersTimeoutMs
     this.#pool = new Pool(options.baseUrl.origin, {
       connections: options.connections,
       pipelining: 1,
@@ -162,8 +165,14 @@ export class UpstreamClient {
     }
   }
 
-  /** A whole answer read as it came, up to the size a JSON answer may have (else a 502). */
+  /**
+   * A whole answer read as it came, up to the size a JSON answer may have (else a 502), within
+   * UPSTREAM_HEADERS_TIMEOUT of the start of the read (else a 504 `upstream_timeout`, the call
+   * aborted): undici's body timeout only bounds the silence between two chunks, so an
+   * upstream trickling a byte at a time would otherwise hold the request for ever.
+   */
   async readBytes (response: UpstreamResponse): Promise<Buffer> {
+    const deadline = setTimeout(() => { response.body.destroy(new ReadDeadlineError(this.#readDeadlineMs)) }, this.#readDeadlineMs)
     try {
       const declared = Number(response.headers['content-length'] ?? 0)
       if (declared > MAX_JSON_BYTES) {
@@ -178,6 +187,8 @@ export class UpstreamClient {
       return Buffer.concat(chunks)
     } catch (error) {
       throw upstreamFailure(this.label, error)
+    } finally {
+      clearTimeout(deadline)
     }
   }
 
@@ -187,5 +198,14 @@ export class UpstreamClient {
 
   async destroy (): Promise<void> {
     await this.#pool.destroy()
+  }
+}
+
+/** A JSON answer that was not whole in time; named `TimeoutError`, as AbortSignal.timeout's, so upstreamFailure makes it a 504. */
+class ReadDeadlineError extends Error {
+  override name = 'TimeoutError'
+
+  constructor (ms: number) {
+    super(`the answer was not read whole within ${ms} ms`)
   }
 }

@@ -9,10 +9,12 @@ import { discard } from './read-body.js'
 /**
  * Compressed answers. The BFF asks every upstream for `Accept-Encoding: identity`, but an
  * upstream (or a gateway in front of it) may compress anyway, and compressed bytes cannot be
- * searched for token fields or echoed credentials. So an answer the BFF may look into (JSON,
- * an event stream, or no type at all) is decoded as it streams; one whose encoding it cannot decode is refused
- * (502), never passed on unsearched. Other types (an image, a PDF) keep their encoding: the
- * BFF does not search them anyway.
+ * searched for token fields or echoed credentials. So every answer with a body is decoded as
+ * it streams, whatever its type: JSON and event streams are read, every other answer (an HTML
+ * page, text, a download) is searched for the call's credentials (credential-cutter.ts), and a
+ * browser decodes any `Content-Encoding` itself, so an answer passed on compressed would hand
+ * it what the search never saw. One whose encoding the BFF cannot decode is refused (502),
+ * never passed on unsearched.
  */
 
 type Decoder = Transform & Zlib
@@ -51,7 +53,7 @@ export interface EncodedAnswer {
  */
 export function decodedAnswer<T extends EncodedAnswer> (method: string, answer: T, upstream: string): T {
   const encoding = answer.headers['content-encoding']
-  if (encoding === undefined || !searchable(method, answer)) return answer
+  if (encoding === undefined || !hasBody(method, answer)) return answer
   const codings = encoding.split(',').map((coding) => coding.trim().toLowerCase()).filter((coding) => coding !== '' && coding !== 'identity')
   const { 'content-encoding': _encoding, 'content-length': _length, ...headers } = answer.headers
   if (codings.length === 0) return { ...answer, headers }
@@ -65,17 +67,9 @@ export function decodedAnswer<T extends EncodedAnswer> (method: string, answer: 
   return { ...answer, headers, body: decode(answer.body, decoders, upstream) }
 }
 
-/**
- * JSON, event streams and untyped answers: the ones the BFF reads or searches (an event stream
- * line by line, send.ts: compressed, its echoed credentials would pass unseen). No body, nothing to decode.
- */
-function searchable (method: string, { statusCode, headers }: EncodedAnswer): boolean {
-  if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return false
-  const type = headers['content-type']
-  if (type === undefined) return true
-  const mediaType = type.split(';', 1)[0]?.trim().toLowerCase() ?? ''
-  // The same tests as the passthrough's JSON check (jsonKind: the type mentions json) and send.ts's event-stream check.
-  return mediaType.includes('json') || mediaType === 'text/event-stream'
+/** No body, nothing to decode (a HEAD answer keeps the encoding its GET would have). */
+function hasBody (method: string, { statusCode }: EncodedAnswer): boolean {
+  return method !== 'HEAD' && statusCode !== 204 && statusCode !== 304
 }
 
 /**
