@@ -26,7 +26,7 @@ import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import proxyRoutes from './routes/proxy/index.js'
-import { closeRedis, createRedisClient } from './redis.js'
+import { closeRedis, createRedisClient, waitConnectionOf } from './redis.js'
 import { MemorySessionStore } from './session/memory-store.js'
 import { RedisRefreshLock } from './session/redis-refresh-lock.js'
 import { RedisSessionStore } from './session/redis-store.js'
@@ -122,7 +122,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
       secrets: config.session.secrets,
       ownerIndexTtlMs: config.session.maxAgeMs,
       // With replicas, fresh tokens are on one before the answer leaves (REDIS_WAIT_REPLICAS).
-      ...(config.redis.waitReplicas > 0 ? { afterTokenSave: replicaWait(redis, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs, log: app.log }) } : {})
+      ...(config.redis.waitReplicas > 0 ? { afterTokenSave: replicaWait(redis, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs, log: app.log, prefix: config.redis.keyPrefix, ...(waitConnectionOf(redis) === undefined ? {} : { waiter: waitConnectionOf(redis) }) }) } : {})
     }))
   await app.register(sessionStore, {
     store,

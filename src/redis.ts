@@ -18,14 +18,17 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
   const tls = config.access.tls !== undefined
   const redis = connect(config)
   let healthy: boolean | undefined
+  let everReady = false
   redis.on('ready', () => {
+    everReady = true
     if (healthy !== true) log.info({ redis: where, server: serverOf(redis) }, 'Redis connection ready')
     healthy = true
   })
   const sentinels = config.mode === 'sentinel' && redis instanceof Redis ? watchSentinelAnswers(redis, config.masterName, where, log) : undefined
   if (config.mode === 'sentinel' && redis instanceof Redis) quietFailoverDetector(redis)
   redis.on('error', (error: Error & { code?: string }) => {
-    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: sentinels?.hint() ?? hintFor(error, tls) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
+    // A TLS/plain mismatch shows before the first ready connection, never after one.
+    if (healthy !== false) log.error({ redis: where, code: error.code, message: error.message, hint: sentinels?.hint() ?? hintFor(error, tls, !everReady) }, 'Redis is unreachable; retrying in the background (requests needing a session answer 503 until it is back)')
     healthy = false
   })
   if (redis instanceof Cluster) {
@@ -35,12 +38,13 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
     redis.on('node error', (error: Error & { code?: string }, node: string) => {
       if (reported.has(node)) return
       reported.add(node)
-      log.warn({ redis: where, node, code: error.code, message: error.message, hint: hintFor(error, tls) }, 'a Redis Cluster node does not answer; its slots answer 503 until it is back or its replica took over')
+      log.warn({ redis: where, node, code: error.code, message: error.message, hint: hintFor(error, tls, !everReady) }, 'a Redis Cluster node does not answer; its slots answer 503 until it is back or its replica took over')
     })
     redis.on('+node', (_node: Redis, key: string) => { reported.delete(key) })
     redis.on('ready', () => { reported.clear() })
     stoppers.push(redis, watchClusterCoverage(redis, where, log))
   } else {
+    stoppers.push(redis, watchSilence(redis, where, log))
     // ioredis gives up for good ('end') when a connection attempt is cut short, which its own
     // fail-over detector does when +switch-master arrives while the client is reconnecting
     // (test/redis-sentinel.test.ts met it in about one fail-over in five: that instance then
@@ -53,8 +57,66 @@ export function createRedisClient (config: RedisConfig, log: FastifyBaseLogger):
       }, 100).unref()
     })
   }
-  if (config.waitReplicas > 0) stoppers.push(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
+  if (config.waitReplicas > 0) {
+    stoppers.push(redis, watchReplicaCount(redis, { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs, log }))
+    waitConnections.set(redis, waitConnection(config, where, log))
+  }
   return redis
+}
+
+/**
+ * The connection a token save's WAIT runs on (src/session/replica-wait.ts), when
+ * REDIS_WAIT_REPLICAS asks for one. WAIT blocks the connection it is sent on: on the client's
+ * one connection, every other request's command queued behind it, and with a replica gone each
+ * save held all of them for REDIS_WAIT_TIMEOUT (found attacking issue 14: an instance's
+ * throughput fell to a tenth for as long as the promoted primary had no replica). Its outages
+ * are the main client's to report; it reconnects by itself like the main client.
+ */
+export function waitConnectionOf (redis: Redis | Cluster): Redis | Cluster | undefined {
+  return waitConnections.get(redis)
+}
+
+const waitConnections = new WeakMap<Redis | Cluster, Redis | Cluster>()
+
+function waitConnection (config: RedisConfig, where: string, log: FastifyBaseLogger): Redis | Cluster {
+  const waiter = connect(config)
+  waiter.on('error', () => {})
+  if (waiter instanceof Redis) {
+    if (config.mode === 'sentinel') quietFailoverDetector(waiter)
+    const stopWatch = watchSilence(waiter, `${where} (WAIT connection)`, log)
+    waiter.on('end', () => {
+      setTimeout(() => {
+        if (!closing.has(waiter) && waiter.status === 'end') waiter.connect().catch(() => {})
+      }, 100).unref()
+    })
+    stoppers.push(waiter, stopWatch)
+  }
+  return waiter
+}
+
+/**
+ * A connection that stops answering without closing (a network path that drops packets, a
+ * balancer or NAT that forgot it, an address that moved to another server) stays "ready" to
+ * the client: every command waits its timeout and fails, until the kernel gives up on the
+ * socket (about 15 minutes on Linux), though a new connection would work at once (found
+ * attacking issue 14). A PING every second while ready; one unanswered for the command timeout
+ * drops the socket, and the client connects again (under Sentinel, to the primary the
+ * sentinels name then).
+ */
+function watchSilence (redis: Redis, where: string, log: FastifyBaseLogger, everyMs = 1000): () => void {
+  let asking = false
+  const timer = setInterval(() => {
+    if (asking || redis.status !== 'ready') return
+    asking = true
+    const stream = redis.stream
+    redis.ping().then(() => {}, (error: unknown) => {
+      if (!(error instanceof Error && error.message === 'Command timed out') || redis.stream !== stream || redis.status !== 'ready') return
+      log.warn({ redis: where, timeoutMs: redis.options.commandTimeout }, 'the Redis connection stopped answering (a PING timed out); dropping it and connecting again')
+      stream.destroy()
+    }).finally(() => { asking = false })
+  }, everyMs)
+  timer.unref()
+  return () => { clearInterval(timer) }
 }
 
 /**
@@ -270,7 +332,7 @@ function serverOf (redis: Redis | Cluster): string | undefined {
 }
 
 /** A word on the likely cause, for the failures an operator fixes in the configuration. */
-function hintFor (error: Error & { code?: string }, tls: boolean): string | undefined {
+function hintFor (error: Error & { code?: string }, tls: boolean, neverReady: boolean): string | undefined {
   const code = error.code ?? ''
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
     return 'the Redis server\'s TLS certificate was refused: REDIS_TLS_CA must name the CA that signed it, and the certificate must name the host connected to'
@@ -279,7 +341,9 @@ function hintFor (error: Error & { code?: string }, tls: boolean): string | unde
   if (error.message.includes('wrong version number')) return 'if the server speaks TLS, use rediss:// (or REDIS_TLS=true); if not, plain redis://'
   // Redis answers a TLS/plain mismatch with silence or a closed connection, never with a TLS
   // alert: the client sees a connect timeout or a reset, as for a firewall dropping packets.
-  if (code === 'ETIMEDOUT' || code === 'ECONNRESET' || error.message.includes('before secure TLS connection')) {
+  // Only before the first ready connection: after one, a reset is a server that went away (a
+  // primary killed in a fail-over), not a mismatch.
+  if (neverReady && (code === 'ETIMEDOUT' || code === 'ECONNRESET' || error.message.includes('before secure TLS connection'))) {
     return tls
       ? 'no TLS handshake: if this Redis does not speak TLS (plain TCP), use redis:// (REDIS_TLS=false); otherwise a firewall or the address is wrong'
       : 'no answer: if this Redis speaks only TLS (managed services such as Azure Cache for Redis on 6380), use rediss:// (or REDIS_TLS=true); otherwise a firewall or the address is wrong'
@@ -310,6 +374,8 @@ export function redactedUrl (url: string): string {
  * connector is disconnected (the process then waited for the forced exit).
  */
 export async function closeRedis (redis: Redis | Cluster): Promise<void> {
+  const waiter = waitConnections.get(redis)
+  if (waiter !== undefined) await closeRedis(waiter)
   closing.add(redis)
   stoppers.stop(redis)
   if (redis.status === 'ready') await redis.quit().catch(() => {})

@@ -530,6 +530,16 @@ export function hashTag (key: string): string {
   return close === -1 || close === open + 1 ? key : key.slice(open + 1, close)
 }
 
+/** The hash slot of a key: CRC16 (XMODEM) of its hash tag, modulo the slots (the Redis Cluster specification). */
+export function keySlot (key: string): number {
+  let crc = 0
+  for (const byte of Buffer.from(hashTag(key))) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = (crc & 0x8000) !== 0 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % CLUSTER_SLOTS
+}
+
 /** Redis Cluster's hash slots. */
 export const CLUSTER_SLOTS = 16_384
 

@@ -17,6 +17,8 @@ export interface TcpProxy {
   /** Holds what the target sends until `release`. */
   hold: () => void
   release: () => void
+  /** The connections open now go silent for ever, both ways, without closing (a path that drops packets); new ones work. */
+  stallOpen: () => void
   /** How many connections are open. */
   connections: () => number
 }
@@ -27,6 +29,7 @@ export async function startTcpProxy (targetPort: number, cleanup: CleanupScope =
   let held = false
   const pumps = new Set<() => void>()
   const sockets = new Set<Socket>()
+  const stalls = new Set<() => void>()
   const server = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: target })
     sockets.add(client).add(upstream)
@@ -40,7 +43,15 @@ export async function startTcpProxy (targetPort: number, cleanup: CleanupScope =
       if (queue.length > 0) timer = setTimeout(pump, (queue[0] as { at: number }).at - Date.now())
     }
     pumps.add(pump)
+    let stalled = false
+    const stall = (): void => {
+      stalled = true
+      client.unpipe(upstream)
+      client.pause()
+    }
+    stalls.add(stall)
     upstream.on('data', (chunk: Buffer) => {
+      if (stalled) return
       queue.push({ at: Math.max(Date.now() + delayMs, queue.at(-1)?.at ?? 0), chunk })
       if (timer === undefined) pump()
     })
@@ -48,6 +59,7 @@ export async function startTcpProxy (targetPort: number, cleanup: CleanupScope =
     const close = (): void => {
       clearTimeout(timer)
       pumps.delete(pump)
+      stalls.delete(stall)
       sockets.delete(client)
       sockets.delete(upstream)
       client.destroy()
@@ -69,6 +81,10 @@ export async function startTcpProxy (targetPort: number, cleanup: CleanupScope =
     release: () => {
       held = false
       for (const pump of pumps) pump()
+    },
+    stallOpen: () => {
+      for (const stall of stalls) stall()
+      stalls.clear()
     },
     connections: () => sockets.size / 2
   }
