@@ -135,6 +135,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     refreshSkewMs: config.tokens.refreshSkewMs,
     defaultTokenLifetimeMs: config.tokens.defaultLifetimeMs,
     refreshTimeoutMs: config.tokens.refreshTimeoutMs,
+    shutdownGraceMs: config.shutdownGraceMs,
     ...(lock === undefined ? {} : { lock })
   })
   await app.register(authRateLimit, {

@@ -6,6 +6,8 @@ import { StoreUnavailableError } from './store.js'
 
 const FIRST_RETRY_MS = 250
 const LONGEST_RETRY_MS = 2000
+/** Retries while shutting down come closer together: the process is waiting on them. */
+const LONGEST_FLUSH_RETRY_MS = 1000
 
 export interface PendingTokensOptions {
   sessions: SessionRepository
@@ -75,16 +77,24 @@ export class PendingTokens {
     return entry?.replaces === authToken ? this.#open(entry.sealed) : undefined
   }
 
-  /** One last attempt for every kept set (on shutdown); what still fails is logged as lost. */
-  async flush (): Promise<void> {
+  /**
+   * On shutdown: every kept set is written, retried until `until` (a store in the middle of a
+   * fail-over comes back within seconds, and the grace period is there for that); what still
+   * fails then is logged as lost.
+   */
+  async flush (until = Date.now()): Promise<void> {
     await Promise.all([...this.#entries.keys()].map(async (sessionId) => {
       const entry = this.#entries.get(sessionId)
       if (entry === undefined) return
       clearTimeout(entry.timer)
-      if (!await this.#attempt(sessionId, entry)) {
-        entry.log.error({ refresh: 'lost', pendingMs: Date.now() - entry.since }, 'shutting down with fresh tokens the store never took: this session will end')
-        this.#settle(sessionId, 'lost')
+      for (let wait = FIRST_RETRY_MS; ; wait = Math.min(LONGEST_FLUSH_RETRY_MS, wait * 2)) {
+        if (await this.#attempt(sessionId, entry)) return
+        if (this.#entries.get(sessionId) !== entry || Date.now() + wait >= until) break
+        await new Promise((resolve) => setTimeout(resolve, wait))
       }
+      if (this.#entries.get(sessionId) !== entry) return
+      entry.log.error({ refresh: 'lost', pendingMs: Date.now() - entry.since }, 'shutting down with fresh tokens the store never took: this session will end')
+      this.#settle(sessionId, 'lost')
     }))
   }
 
