@@ -22,7 +22,7 @@ const KNOWN_WORDS: ReadonlySet<string> = (() => {
       for (const item of Object.values(value)) collect(item)
     }
   }
-  for (const profile of Object.values(PATH_PROFILES)) collect({ auth: profile.auth, api: profile.api, whoAmI: profile.whoAmI.path })
+  for (const profile of Object.values(PATH_PROFILES)) collect({ auth: profile.auth, api: profile.api, whoAmI: profile.whoAmI?.path })
   return words
 })()
 
