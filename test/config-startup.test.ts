@@ -119,11 +119,12 @@ describe('the compiled server\'s start-up log', () => {
     const logs = server.logs()
     expect(logs).toContainEqual(expect.objectContaining({ sessionStore: 'redis', redis: `redis://***@127.0.0.1:${port}/2`, msg: 'session store: Redis, shared by every instance' }))
     expect(logs.filter((line) => String(line.msg).startsWith('Redis is unreachable'))).toHaveLength(1)
-    // The readiness probe's warning names the store's failure once, then Redis's own words once.
-    const notReady = logs.find((line) => line.msg === 'not ready: the session store does not answer') as { err: { message: string } } | undefined
-    expect(notReady?.err.message).toMatch(/^Redis does not answer: \S/)
+    // The readiness probe's warning says the store does not answer, with Redis's own words as the reason, once.
+    const notReady = logs.find((line) => line.msg === 'not ready: the session store does not answer') as { reason?: unknown } | undefined
+    expect(notReady?.reason).toEqual(expect.stringMatching(/\S/))
+    expect(String(notReady?.reason)).not.toMatch(/Redis does not answer/)
     for (const line of logs) {
-      const texts = [String(line.msg), String((line.err as { message?: unknown } | undefined)?.message ?? ''), String(line.message ?? '')]
+      const texts = [String(line.msg), String((line.err as { message?: unknown } | undefined)?.message ?? ''), String(line.message ?? ''), String(line.reason ?? '')]
       for (const text of texts) expect(repeated(text), text).toEqual([])
     }
     expect(server.stdout() + server.stderr()).not.toContain('hunter2')
