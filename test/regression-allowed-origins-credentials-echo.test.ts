@@ -1,20 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../src/config/index.js'
+import { loadConfig } from '../src/config/index.js'
+import { BASE_ENV, startError } from './helpers/start-error.js'
 import { spawnServer, within } from './helpers/processes.js'
 
 const PASSWORD = 'Origin-Pass/Never=Echoed0123456789'
-const BASE_ENV = { EJENTO_AUTH_URL: 'http://127.0.0.1:9', EJENTO_API_URL: 'http://127.0.0.1:9', SESSION_SECRET: randomBytes(32).toString('base64url') }
-
-function startError (env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ ...BASE_ENV, ...env })
-  } catch (error) {
-    if (error instanceof ConfigError) return error
-    throw error
-  }
-  throw new Error('expected the start to be refused')
-}
 
 /**
  * Regression (found attacking issue 13): an ALLOWED_ORIGINS entry written with credentials
