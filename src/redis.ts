@@ -252,7 +252,8 @@ function connect (config: RedisConfig): Redis | Cluster {
 
 /**
  * A Cluster client learns the slots from any node it is given, follows MOVED and ASK, and after
- * a fail-over finds the promoted replica by itself (it reads the slots again). No offline queue
+ * a fail-over finds the promoted replica by itself (it reads the slots again, on a MOVED and
+ * every 5 s). No offline queue
  * here either: while the cluster is not ready a command fails at once (503). Each node's
  * connection keeps the timeouts, but reconnecting is the cluster client's: it drops a node that
  * went away and reads the slots again, retrying the whole cluster while every node is away.
@@ -264,6 +265,10 @@ function clusterOptions (config: RedisConfig): ClusterOptions {
     enableOfflineQueue: false,
     clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     slotsRefreshTimeout: 2000,
+    // ioredis 5 no longer reads the slots on a timer (4 did, every 5 s): a slot map that still
+    // names a primary gone in a fail-over is corrected only when a command meets a MOVED. Read
+    // them every 5 s too, so that an instance finds the promoted replica by itself.
+    slotsRefreshInterval: 5000,
     redisOptions: { ...node, ...credentials(config), ...(tls ? { tls: tlsOptions(config) } : {}) },
     // With TLS, connect to the names the nodes announce as they are, so that each certificate is
     // checked against the name it was issued for (managed clusters announce names, not addresses).

@@ -168,15 +168,17 @@ describeOnRedisCluster('BFF instances on a Redis Cluster', (redis) => {
     onCleanup(async () => { await node.restart(); await nodes.healthy() })
     await node.kill('SIGKILL')
 
-    // Readiness, asked every 50 ms from the kill on, while the sessions are called.
+    // Readiness, asked every 50 ms from the kill on, while the sessions are called (on the other
+    // instance: `a` gets nothing else, and must find the promoted replica by itself).
     const readiness: number[] = []
+    const notReady = (): string => a.logs.filter((line) => line.includes('not ready')).slice(-1).join('')
     const readyAgain = waitUntil(async () => {
       readiness.push((await call(a, 'GET', '/readyz')).status)
       return readiness.includes(503) && readiness.at(-1) === 200
-    }, 30_000, '/readyz never answered 503 then 200 after the kill')
+    }, 30_000, () => `/readyz never answered 503 then 200 after the kill (${readiness.length} probes; the last reason: ${notReady()})`)
     const statuses = new Set<number>()
     let served = 0
-    await waitUntil(async () => {
+    const sessionsAgain = waitUntil(async () => {
       for (const cookie of cookies) {
         const id = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)).split('.')[0] as string
         const answer = await call(b, 'POST', '/api/agents/1/chat-threads', { cookie })
@@ -186,7 +188,8 @@ describeOnRedisCluster('BFF instances on a Redis Cluster', (redis) => {
       }
       return readiness.at(-1) === 200 && readiness.includes(503)
     }, 30_000, 'the sessions were never all served again')
-    await readyAgain
+    // Both waits at once: whichever fails first is the test's failure, the other's is not left unhandled.
+    await Promise.all([readyAgain, sessionsAgain])
     expect([...statuses].sort(), 'only successes and 503').toEqual(statuses.size === 1 ? [201] : [201, 503])
     expect(new Set(readiness)).toEqual(new Set([200, 503]))
     expect(served).toBeGreaterThan(0)

@@ -503,12 +503,12 @@ export async function loginOver (instance: Pick<Instance, 'url' | 'config'>, cre
   return answer.cookie
 }
 
-/** Polls `check` until it holds; fails with `message` after `timeoutMs`. */
-export async function waitUntil (check: () => Promise<boolean> | boolean, timeoutMs: number, message: string, intervalMs = 50): Promise<void> {
+/** Polls `check` until it holds; fails with `message` (read when it fails, if a function) after `timeoutMs`. */
+export async function waitUntil (check: () => Promise<boolean> | boolean, timeoutMs: number, message: string | (() => string), intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${message}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${typeof message === 'string' ? message : message()}`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
