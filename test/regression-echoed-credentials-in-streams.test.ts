@@ -1,14 +1,12 @@
-import { createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
-import { login, onCleanup, onFileCleanup, setup } from './helpers/app.js'
+import { login, onCleanup, setup } from './helpers/app.js'
 import type { CleanupScope } from './helpers/app.js'
 import { injectUnchecked } from './helpers/contract.js'
 import { takeEvents } from './helpers/event-stream.js'
+import { agentOf, chunkOf, jsonEscaped, listenLocally, RAW_NOT_FOUND, rawUpstream, startBehindHostileApi } from './helpers/hostile-upstream.js'
 import { PROFILES } from './helpers/profiles.js'
 import type { TestProfile } from './helpers/profiles.js'
-import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import { alive } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
 
 /**
@@ -26,11 +24,6 @@ interface Call { token: string, key: string }
 /** A token field whose value is not the session's: removed by its key, as the JSON path does. */
 const FOREIGN_TOKEN = 'foreign-refresh-token-0123456789abcdef'
 const WITHHELD = '[withheld]'
-
-/** Every character as a JSON `\uXXXX` escape: what a JSON reader decodes back to the same string. */
-function jsonEscaped (text: string): string {
-  return [...text].map((character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
-}
 
 type Format = 'events' | 'steps'
 
@@ -98,39 +91,30 @@ function overlongStream (format: Format, call: Call): string[] {
  * credentials the call carried, one TCP write at a time, then closes; anything else is a 404.
  */
 async function hostileApi (calls: Call[], format: Format, cleanup: CleanupScope): Promise<string> {
-  const server = createServer((socket: Socket) => {
-    socket.on('error', () => {})
+  const server = rawUpstream((head, socket) => {
     socket.setNoDelay(true)
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      if (head.includes('\r\n\r\n')) return
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      const agent = /^\S+ \S*\/agents?\/([^/]+)\/responses?/.exec(head)?.[1] ?? ''
-      const call = { token: /\r\nauthorization: Bearer (\S+)/i.exec(head)?.[1] ?? '', key: /\r\nocp-apim-subscription-key: (\S+)/i.exec(head)?.[1] ?? '' }
-      const pieces = agent === 'echo' ? echoingStream(format, call) : agent === 'overlong' ? overlongStream(format, call) : undefined
-      if (pieces === undefined) {
-        socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}')
+    const agent = agentOf(head)
+    const call = { token: /\r\nauthorization: Bearer (\S+)/i.exec(head)?.[1] ?? '', key: /\r\nocp-apim-subscription-key: (\S+)/i.exec(head)?.[1] ?? '' }
+    const pieces = agent === 'echo' ? echoingStream(format, call) : agent === 'overlong' ? overlongStream(format, call) : undefined
+    if (pieces === undefined) {
+      socket.end(RAW_NOT_FOUND)
+      return
+    }
+    calls.push(call)
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n')
+    let step = 0
+    const next = (): void => {
+      const piece = pieces[step++]
+      if (piece === undefined) {
+        socket.end('0\r\n\r\n')
         return
       }
-      calls.push(call)
-      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n')
-      let step = 0
-      const next = (): void => {
-        const piece = pieces[step++]
-        if (piece === undefined) {
-          socket.end('0\r\n\r\n')
-          return
-        }
-        socket.write(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`)
-        setTimeout(next, 40)
-      }
-      next()
-    })
+      socket.write(chunkOf(piece))
+      setTimeout(next, 40)
+    }
+    next()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return await listenLocally(server, cleanup)
 }
 
 /** The credentials the upstream received are real (so the test means something) and absent from `text`, plain or escaped. */
@@ -211,11 +195,7 @@ describe.each(PROFILES)('regression: credentials echoed inside an upstream event
     let cookie: string
 
     beforeAll(async () => {
-      const sim = await startSimulator(profile.sim)
-      onFileCleanup(sim.close)
-      const apiUrl = await hostileApi(calls, format, onFileCleanup)
-      server = await startRealServer({ authUrl: sim.authUrl, apiUrl }, profile.env, onFileCleanup)
-      cookie = await realLogin(server.base)
+      ({ server, cookie } = await startBehindHostileApi(profile, async (cleanup) => await hostileApi(calls, format, cleanup)))
     })
 
     async function ask (url: string): Promise<string> {

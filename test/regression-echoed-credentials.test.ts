@@ -1,8 +1,9 @@
 import { createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { startSimulator } from '../src/simulator/index.js'
 import { onCleanup } from './helpers/app.js'
+import { jsonEscaped, listenLocally } from './helpers/hostile-upstream.js'
 import { waitFor } from './helpers/processes.js'
 import { alive, realLogin, startRealServer } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
@@ -16,11 +17,6 @@ import type { RealServer } from './helpers/real-server.js'
 const SUBSCRIPTION_KEY = 'echoed-subscription-key-0123456789'
 
 interface Call { token: string, key: string }
-
-/** Every character as a JSON `\uXXXX` escape: what a JSON reader decodes back to the same string. */
-function jsonEscaped (text: string): string {
-  return [...text].map((character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
-}
 
 function answer (status: string, headerLines: string[], body: string): string {
   return `HTTP/1.1 ${status}\r\n${[...headerLines, `content-length: ${Buffer.byteLength(body)}`].join('\r\n')}\r\n\r\n${body}`
@@ -55,9 +51,7 @@ async function echoingApi (calls: Call[]): Promise<string> {
       socket.write(build === undefined ? answer('404 Not Found', [], '') : build(call))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onCleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return await listenLocally(server, onCleanup)
 }
 
 async function echoingSetup (): Promise<{ server: RealServer, cookie: string, calls: Call[] }> {

@@ -1,15 +1,14 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
-import { login, onCleanup, onFileCleanup, setup } from './helpers/app.js'
+import { login, onCleanup, setup } from './helpers/app.js'
 import type { CleanupScope } from './helpers/app.js'
 import { injectUnchecked } from './helpers/contract.js'
 import { takeEvents } from './helpers/event-stream.js'
+import { decoded, jsonEscaped, listenLocally, startBehindHostileApi } from './helpers/hostile-upstream.js'
 import { PROFILES } from './helpers/profiles.js'
 import { waitFor } from './helpers/processes.js'
-import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import { alive } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
 
 /**
@@ -25,15 +24,6 @@ import type { RealServer } from './helpers/real-server.js'
  */
 
 interface Call { token: string, key: string }
-
-function jsonEscaped (text: string): string {
-  return [...text].map((character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
-}
-
-/** Every JSON escape decoded, as a reader's JSON.parse would: what the browser could read. */
-function decoded (text: string): string {
-  return text.replace(/\\u([0-9a-fA-F]{4})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))).replace(/\\\//g, '/')
-}
 
 const FLOOD_EVENTS = 200
 
@@ -64,9 +54,7 @@ async function hostileApi (calls: Call[], cleanup: CleanupScope): Promise<string
       response.end()
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return await listenLocally(server, cleanup)
 }
 
 function expectNoCredential (text: string, calls: Call[]): void {
@@ -147,11 +135,7 @@ describe.each(PROFILES)('regression: event-stream credential check bypassed, on 
     let cookie: string
 
     beforeAll(async () => {
-      const sim = await startSimulator(profile.sim)
-      onFileCleanup(sim.close)
-      const apiUrl = await hostileApi(calls, onFileCleanup)
-      server = await startRealServer({ authUrl: sim.authUrl, apiUrl }, profile.env, onFileCleanup)
-      cookie = await realLogin(server.base)
+      ({ server, cookie } = await startBehindHostileApi(profile, async (cleanup) => await hostileApi(calls, cleanup)))
     })
 
     async function ask (url: string): Promise<Response> {

@@ -1,12 +1,11 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
-import { login, onCleanup, onFileCleanup, setup } from './helpers/app.js'
+import { login, onCleanup, setup } from './helpers/app.js'
 import type { CleanupScope } from './helpers/app.js'
 import { injectUnchecked } from './helpers/contract.js'
+import { jsonEscaped, listenLocally, startBehindHostileApi } from './helpers/hostile-upstream.js'
 import { PROFILES } from './helpers/profiles.js'
-import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import { alive } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
 
 /**
@@ -17,10 +16,6 @@ import type { RealServer } from './helpers/real-server.js'
  * - A JSON answer re-written because a token field or an escaped credential was taken out lost
  *   its numbers as written (an id beyond 2^53 rounded, 1.0 became 1), which the named routes keep.
  */
-
-function jsonEscaped (text: string): string {
-  return [...text].map((character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
-}
 
 const BIG_ID = '12345678901234567890'
 
@@ -33,9 +28,7 @@ async function hostileApi (tokens: string[], cleanup: CleanupScope): Promise<str
     if (request.url?.endsWith('/bom') === true) response.end(`\uFEFF{"id":${BIG_ID},"echo":"${jsonEscaped(token)}"}`)
     else response.end(`{"id":${BIG_ID},"ratio":1.0,"access_token":"some-other-token-0123456789"}`)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return await listenLocally(server, cleanup)
 }
 
 function expectClean (text: string, tokens: string[]): void {
@@ -66,10 +59,7 @@ describe.each(PROFILES)('regression: passthrough JSON with a byte order mark, an
     let cookie: string
 
     beforeAll(async () => {
-      const sim = await startSimulator(profile.sim)
-      onFileCleanup(sim.close)
-      server = await startRealServer({ authUrl: sim.authUrl, apiUrl: await hostileApi(tokens, onFileCleanup) }, profile.env, onFileCleanup)
-      cookie = await realLogin(server.base)
+      ({ server, cookie } = await startBehindHostileApi(profile, async (cleanup) => await hostileApi(tokens, cleanup)))
     })
 
     it('fetch\'s json() of an answer with a mark reads no token; a re-written answer keeps its numbers', async () => {

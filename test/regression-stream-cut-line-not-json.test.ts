@@ -1,11 +1,9 @@
-import { createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
-import { onFileCleanup } from './helpers/app.js'
+import type { CleanupScope } from './helpers/app.js'
 import { takeEvents } from './helpers/event-stream.js'
+import { agentOf, chunkOf, listenLocally, RAW_NOT_FOUND, rawUpstream, startBehindHostileApi } from './helpers/hostile-upstream.js'
 import { PROFILES } from './helpers/profiles.js'
-import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import { alive } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
 
 /** Per profile: one whole event, and the first half of the next one's data line. */
@@ -23,38 +21,28 @@ const REST = 'y"}\n\n'
 type Script = Array<string | 'reset' | 'close'>
 
 /** An Ejento API server that answers each agent's stream as `scripts` says; anything else is a 404. */
-async function scriptedApi (scripts: Record<string, Script>): Promise<string> {
-  const server = createServer((socket: Socket) => {
-    socket.on('error', () => {})
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      if (head.includes('\r\n\r\n')) return
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      const agent = /^\S+ \S*\/agents?\/([^/]+)\/responses?/.exec(head)?.[1] ?? ''
-      const script = scripts[agent]
-      if (script === undefined) {
-        socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}')
-        return
+async function scriptedApi (scripts: Record<string, Script>, cleanup: CleanupScope): Promise<string> {
+  const server = rawUpstream((head, socket) => {
+    const script = scripts[agentOf(head)]
+    if (script === undefined) {
+      socket.end(RAW_NOT_FOUND)
+      return
+    }
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n')
+    let step = 0
+    const next = (): void => {
+      const piece = script[step++]
+      if (piece === undefined) return
+      if (piece === 'reset') socket.resetAndDestroy()
+      else if (piece === 'close') socket.end('0\r\n\r\n')
+      else {
+        socket.write(chunkOf(piece))
+        setTimeout(next, 60)
       }
-      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n')
-      let step = 0
-      const next = (): void => {
-        const piece = script[step++]
-        if (piece === undefined) return
-        if (piece === 'reset') socket.resetAndDestroy()
-        else if (piece === 'close') socket.end('0\r\n\r\n')
-        else {
-          socket.write(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`)
-          setTimeout(next, 60)
-        }
-      }
-      next()
-    })
+    }
+    next()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onFileCleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return await listenLocally(server, cleanup)
 }
 
 /**
@@ -72,15 +60,11 @@ describe.each(PROFILES)('regression: a stream cut in the middle of a line became
   let cookie: string
 
   beforeAll(async () => {
-    const sim = await startSimulator(profile.sim)
-    onFileCleanup(sim.close)
-    const apiUrl = await scriptedApi({
+    ({ server, cookie } = await startBehindHostileApi(profile, async (cleanup) => await scriptedApi({
       cut: [WHOLE[format] + HALF[format], 'reset'],
       split: [WHOLE[format] + HALF[format], REST, 'close'],
       unterminated: [WHOLE[format], HALF[format] + 'y"}', 'close']
-    })
-    server = await startRealServer({ authUrl: sim.authUrl, apiUrl }, profile.env, onFileCleanup)
-    cookie = await realLogin(server.base)
+    }, cleanup)))
   })
 
   async function ask (agent: string): Promise<string> {

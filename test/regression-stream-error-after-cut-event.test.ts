@@ -1,12 +1,10 @@
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator } from '../src/simulator/index.js'
 import type { StreamFormat } from '../src/proxy/send.js'
-import { onFileCleanup } from './helpers/app.js'
+import type { CleanupScope } from './helpers/app.js'
 import { takeEvents } from './helpers/event-stream.js'
+import { chunkOf, listenLocally, RAW_NOT_FOUND, rawUpstream, startBehindHostileApi } from './helpers/hostile-upstream.js'
 import { PROFILES } from './helpers/profiles.js'
-import { alive, realLogin, startRealServer } from './helpers/real-server.js'
+import { alive } from './helpers/real-server.js'
 import type { RealServer } from './helpers/real-server.js'
 
 const STREAM_FAILED: Record<StreamFormat, string> = {
@@ -44,27 +42,18 @@ const CUTS: ReadonlyArray<[string, (format: StreamFormat) => string, string | ((
  * An Ejento API server whose answer stream stops where the test says, then resets the connection;
  * anything else is a 404.
  */
-async function cuttingApi (): Promise<{ url: string, stopAfter: (text: string) => void }> {
+async function cuttingApi (cleanup: CleanupScope): Promise<{ url: string, stopAfter: (text: string) => void }> {
   let written = ''
-  const server = createServer((socket) => {
-    socket.on('error', () => {})
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      if (head.includes('\r\n\r\n')) return
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      const path = /^\S+ (\S+)/.exec(head)?.[1] ?? ''
-      if (!/\/responses?(?:\/stream)?$/.test(path)) {
-        socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}')
-        return
-      }
-      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(written).toString(16)}\r\n${written}\r\n`)
-      setTimeout(() => socket.resetAndDestroy(), 50)
-    })
+  const server = rawUpstream((head, socket) => {
+    const path = /^\S+ (\S+)/.exec(head)?.[1] ?? ''
+    if (!/\/responses?(?:\/stream)?$/.test(path)) {
+      socket.end(RAW_NOT_FOUND)
+      return
+    }
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${chunkOf(written)}`)
+    setTimeout(() => socket.resetAndDestroy(), 50)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onFileCleanup(async () => { await new Promise((resolve) => server.close(resolve)) })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stopAfter: (text) => { written = text } }
+  return { url: await listenLocally(server, cleanup), stopAfter: (text) => { written = text } }
 }
 
 // The BFF's error event was written straight after whatever the upstream had sent: when the
@@ -77,11 +66,10 @@ describe.each(PROFILES)('regression: a stream cut in the middle of an event on %
   let cookie: string
 
   beforeAll(async () => {
-    const sim = await startSimulator(profile.sim)
-    onFileCleanup(sim.close)
-    api = await cuttingApi()
-    server = await startRealServer({ authUrl: sim.authUrl, apiUrl: api.url }, profile.env, onFileCleanup)
-    cookie = await realLogin(server.base)
+    ({ server, cookie } = await startBehindHostileApi(profile, async (cleanup) => {
+      api = await cuttingApi(cleanup)
+      return api.url
+    }))
   })
 
   it.each(CUTS)('stopped %s: the error is an event of its own, on the compiled server', async (_where, written, end) => {
