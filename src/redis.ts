@@ -245,9 +245,31 @@ function connect (config: RedisConfig): Redis | Cluster {
         // rather than when its connection to the old one fails.
         failoverDetector: true
       })
-    case 'cluster':
-      return new Cluster(config.nodes, clusterOptions(config))
+    case 'cluster': {
+      const cluster = new Cluster(config.nodes, clusterOptions(config))
+      reconnectToDiscoveredNodes(cluster, config.nodes)
+      return cluster
+    }
   }
+}
+
+/**
+ * REDIS_CLUSTER_NODES may name only some nodes; the client finds the rest. But once it has lost
+ * every connection (all nodes restarted, a network cut), ioredis connects again to the nodes it
+ * was given only: if those died in a fail-over, the instance stayed not ready for as long as they
+ * stayed away, the cluster healthy on its other nodes. So each time the slots are read, the
+ * nodes the client knows join the ones it was given, as where to start again. (`startupNodes`
+ * is what ioredis reconnects from; it has no public setter.)
+ */
+function reconnectToDiscoveredNodes (cluster: Cluster, configured: RedisAddress[]): void {
+  cluster.on('refresh', () => {
+    const known = new Map(configured.map((node) => [`${node.host}:${node.port}`, { host: node.host, port: node.port }]))
+    for (const node of cluster.nodes('all')) {
+      const { host, port } = node.options
+      if (host !== undefined && port !== undefined) known.set(`${host}:${port}`, { host, port })
+    }
+    ;(cluster as unknown as { startupNodes: Array<{ host: string, port: number }> }).startupNodes = [...known.values()]
+  })
 }
 
 /**

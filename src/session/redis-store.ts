@@ -197,6 +197,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #now: () => number
   readonly #afterTokenSave: (sessionKey: string) => Promise<void>
   readonly #callLimitMs: number
+  /** When a failure last made a cluster client read the slots again (see #readSlotsAgain). */
+  #slotsReadAt = 0
 
   constructor (redis: RedisConnection, options: RedisSessionStoreOptions) {
     if (options.secrets.length === 0) throw new Error('RedisSessionStore needs at least one secret')
@@ -478,7 +480,7 @@ export class RedisSessionStore implements SessionStore {
         // The slot map may name a primary that is gone while its replica already took over
         // (ioredis reads the slots again on a MOVED answer, or every slotsRefreshInterval):
         // read them now, so that the next probe sees the cluster as it is.
-        cluster.refreshSlotsCache()
+        this.#readSlotsAgain()
         throw error
       }
     })
@@ -492,8 +494,23 @@ export class RedisSessionStore implements SessionStore {
     try {
       return await command()
     } catch (error) {
+      this.#readSlotsAgain()
       throw redisUnavailable(error)
     }
+  }
+
+  /**
+   * On a cluster, a failed command may have gone to a primary the cluster has replaced (frozen,
+   * not dead: its connection stays open, so ioredis, which reads the slots again on a MOVED or a
+   * closed connection only, would keep sending there until its 5 s timer). Read them now, at most
+   * once a second: the next request goes to the promoted replica.
+   */
+  #readSlotsAgain (): void {
+    if (!(this.#redis instanceof Cluster)) return
+    const now = Date.now()
+    if (now - this.#slotsReadAt < 1000) return
+    this.#slotsReadAt = now
+    this.#redis.refreshSlotsCache()
   }
 
   /**
@@ -514,6 +531,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       return await Promise.race([running, over])
     } catch (error) {
+      this.#readSlotsAgain()
       throw redisUnavailable(error)
     } finally {
       clearTimeout(timer)
