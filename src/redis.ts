@@ -275,10 +275,10 @@ function reconnectToDiscoveredNodes (cluster: Cluster, configured: RedisAddress[
 /**
  * A Cluster client learns the slots from any node it is given, follows MOVED and ASK, and after
  * a fail-over finds the promoted replica by itself (it reads the slots again, on a MOVED and
- * every 5 s). No offline queue
- * here either: while the cluster is not ready a command fails at once (503). Each node's
- * connection keeps the timeouts, but reconnecting is the cluster client's: it drops a node that
- * went away and reads the slots again, retrying the whole cluster while every node is away.
+ * every 5 s). No offline queue here either: while the cluster is not ready a command fails at
+ * once (503). Each node's connection keeps the timeouts, but reconnecting is the cluster
+ * client's: it drops a node that went away and reads the slots again, retrying the whole cluster
+ * while every node is away.
  */
 function clusterOptions (config: RedisConfig): ClusterOptions {
   const { enableOfflineQueue, retryStrategy, reconnectOnError, ...node } = commonOptions(config)

@@ -466,8 +466,7 @@ export class RedisSessionStore implements SessionStore {
       if (uncovered === CLUSTER_SLOTS) throw new Error('the cluster\'s slots are not known yet')
       // Sessions in those slots answer 503 (with cluster-require-full-coverage no, the others work).
       if (uncovered > 0) throw new Error(`${uncovered} of ${CLUSTER_SLOTS} hash slots are served by no primary`)
-      const cluster = this.#redis
-      const named = new Set(cluster.slots.map((owners) => owners[0]))
+      const named = new Set(this.#redis.slots.map((owners) => owners[0]))
       try {
         await Promise.all([...named].map(async (key) => {
           const primary = connected.get(key as string)
