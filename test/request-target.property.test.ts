@@ -232,15 +232,16 @@ describe('request target property: the compiled server on a real socket', () => 
       expect(answer.statusCode).toBeGreaterThanOrEqual(400 * Number(received.length === 0))
       expect(answer.statusCode).toBeLessThan(500)
 
-      // The check decides on the target as Node's parser hands it over (it drops spaces before
-      // the HTTP version; a target it refuses never gets that far).
+      // The check decides on the target as Node's parser hands it over (it drops the spaces
+      // around it, before and after; a target it refuses never gets that far).
       const seen = await parsed(generated.raw)
       if (seen === undefined) {
         expect(received).toEqual([])
         expect(answer.statusCode).toBe(400)
         return
       }
-      expect(generated.raw.startsWith(seen) && /^[ \t]*$/.test(generated.raw.slice(seen.length)), seen).toBe(true)
+      const sentTarget = generated.raw.replace(/^ +/, '')
+      expect(sentTarget.startsWith(seen) && /^[ \t]*$/.test(sentTarget.slice(seen.length)), seen).toBe(true)
       const decision = decide({ raw: seen, prefix: generated.prefix })
       if ('problem' in decision) {
         // Refused by the check, or before it by the router: nothing went upstream.
@@ -253,7 +254,12 @@ describe('request target property: the compiled server on a real socket', () => 
         expect(received[0]?.headers['x-request-id']).toBe(id)
         outcomes.forwarded++
       }
-    }), { numRuns: 200 })
+    }), {
+      numRuns: 200,
+      // Found by a CI run (noise put a space before the target; Node's parser drops it): the
+      // sign-up path behind it is refused, and the test expects the target as parsed.
+      examples: [[{ raw: ' /proxy/auth/auth-service/api/v2;/use%72s/signup?', prefix: '/proxy/auth' }, 'GET']]
+    })
     // Each outcome happened often enough for the run to mean something (unseeded runs vary: a
     // forbidden count of 8 in 200 was seen, so the floors are well under the usual counts).
     expect(outcomes.forwarded, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(10)
