@@ -466,22 +466,16 @@ export class RedisSessionStore implements SessionStore {
       if (uncovered === CLUSTER_SLOTS) throw new Error('the cluster\'s slots are not known yet')
       // Sessions in those slots answer 503 (with cluster-require-full-coverage no, the others work).
       if (uncovered > 0) throw new Error(`${uncovered} of ${CLUSTER_SLOTS} hash slots are served by no primary`)
+      // The slot map may name a primary that is gone while its replica already took over: a
+      // failed check reads the slots again (#steps), so that the next probe sees the cluster as it is.
       const named = new Set(this.#redis.slots.map((owners) => owners[0]))
-      try {
-        await Promise.all([...named].map(async (key) => {
-          const primary = connected.get(key as string)
-          if (primary === undefined) throw new Error(`no connection to the primary ${key as string}`)
-          await primary.ping()
-        }))
-        const info = await (connected.get([...named][0] as string) as Redis).cluster('INFO')
-        if (!/^cluster_state:ok\r?$/m.test(info)) throw new Error('the cluster state is not ok')
-      } catch (error) {
-        // The slot map may name a primary that is gone while its replica already took over
-        // (ioredis reads the slots again on a MOVED answer, or every slotsRefreshInterval):
-        // read them now, so that the next probe sees the cluster as it is.
-        this.#readSlotsAgain()
-        throw error
-      }
+      await Promise.all([...named].map(async (key) => {
+        const primary = connected.get(key as string)
+        if (primary === undefined) throw new Error(`no connection to the primary ${key as string}`)
+        await primary.ping()
+      }))
+      const info = await (connected.get([...named][0] as string) as Redis).cluster('INFO')
+      if (!/^cluster_state:ok\r?$/m.test(info)) throw new Error('the cluster state is not ok')
     })
   }
 
